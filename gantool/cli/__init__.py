@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
 
@@ -58,8 +59,13 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"Warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn every known failure into one line and an exit code."""
+    warnings.showwarning = _show_warning  # library warnings become one plain line on stderr
     if os.environ.get("GANTOOL_DEBUG"):
         sys.exit(app(args=argv, prog_name="gantool"))
     try:

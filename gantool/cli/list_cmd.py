@@ -27,8 +27,6 @@ def list_command(
     if kind is not None and kind not in registry.KINDS:
         raise UsageError(f"unknown kind {kind!r}; kinds are: {', '.join(registry.KINDS)}")
     found = registry.entries(kind)
-    for message in registry.plugin_errors:
-        print(f"Warning: {message}", file=sys.stderr)
     if as_json:
         rows = [
             {"name": e.name, "kind": e.kind, "description": e.description, "origin": e.origin}
