@@ -1,0 +1,136 @@
+"""Arrays on disk and on pipes: .npz / .npy files, '-' for stdin/stdout, atomic writes.
+
+Files are written to a temporary file in the target's directory, fsynced and renamed over the
+target, so a crash never leaves a half-written file where a good one was. Reading never unpickles
+(`allow_pickle=False`): a file cannot run code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from gantool.errors import GantoolError, UsageError
+
+# Keys tried, in order, when an .npz holds more than one array.
+ARRAY_KEYS = ("data", "images", "samples", "x", "arr_0")
+FORMATS = ("npz", "npy")
+
+
+@contextmanager
+def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[io.IOBase]:
+    """Open a temp file next to `path`; on success fsync it and rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_array(array, path_or_dash: str | Path, format: str = "npz") -> None:
+    """Write one array as .npz (key 'data') or .npy to a file (atomically) or '-' (stdout)."""
+    if format not in FORMATS:
+        raise UsageError(f"unknown array format {format!r}; use one of: {', '.join(FORMATS)}")
+    array = np.asarray(array)
+    buffer = io.BytesIO() if str(path_or_dash) == "-" else None
+    if buffer is not None:
+        _save(buffer, array, format)
+        sys.stdout.buffer.write(buffer.getvalue())
+        sys.stdout.buffer.flush()
+        return
+    with atomic_write(path_or_dash) as handle:
+        _save(handle, array, format)
+
+
+def write_arrays(path: str | Path, **arrays) -> None:
+    """Write several named arrays into one .npz file atomically (used for caches)."""
+    with atomic_write(path) as handle:
+        np.savez(handle, **{k: np.asarray(v) for k, v in arrays.items()})
+
+
+def _save(handle, array: np.ndarray, format: str) -> None:
+    if format == "npz":
+        np.savez(handle, data=array)
+    else:
+        np.save(handle, array, allow_pickle=False)
+
+
+def read_array(path_or_dash: str | Path) -> np.ndarray:
+    """Read one array from an .npz or .npy file, or from stdin with '-'.
+
+    An .npz with several arrays must hold one of the keys data, images, samples, x or arr_0.
+    """
+    name = "stdin" if str(path_or_dash) == "-" else str(path_or_dash)
+    if name == "stdin":
+        raw = sys.stdin.buffer.read()
+        if not raw:
+            raise UsageError("no array on stdin (expected .npz or .npy bytes)")
+    else:
+        path = Path(path_or_dash)
+        if not path.is_file():
+            raise GantoolError(f"array file not found: {path}")
+        raw = path.read_bytes()
+    return _parse(raw, name)
+
+
+def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an .npz file by name; a corrupt file raises GantoolError."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except FileNotFoundError:
+        raise GantoolError(f"file not found: {path}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise GantoolError(f"{path} is not a readable .npz file ({exc})") from None
+
+
+def _parse(raw: bytes, name: str) -> np.ndarray:
+    if raw.startswith(b"PK"):
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
+                return _pick(archive, name)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise GantoolError(f"{name} is not a readable .npz file ({exc})") from None
+    if raw.startswith(b"\x93NUMPY"):
+        try:
+            return np.load(io.BytesIO(raw), allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise GantoolError(f"{name} is not a readable .npy file ({exc})") from None
+    raise GantoolError(f"{name} is neither an .npz nor an .npy file")
+
+
+def _pick(archive, name: str) -> np.ndarray:
+    files = archive.files
+    if len(files) == 1:
+        return archive[files[0]]
+    for key in ARRAY_KEYS:
+        if key in files:
+            return archive[key]
+    if not files:
+        raise GantoolError(f"{name} holds no arrays")
+    raise UsageError(
+        f"{name} holds several arrays ({', '.join(files)}); name one of them "
+        f"{', '.join(ARRAY_KEYS)}"
+    )

@@ -1,0 +1,185 @@
+"""Adversarial losses (registry kind "loss") and the regularizers R1 and the gradient penalty.
+
+Every loss works on raw discriminator logits and returns scalars to MINIMISE. Where a loss is
+written with D(x) = sigmoid(logit), the logs are computed stably from logits:
+log D = -softplus(-logit), log(1 - D) = -softplus(logit).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from gantool.errors import UsageError
+from gantool.registry import register
+
+
+class AdversarialLoss:
+    """A GAN loss: `d_loss(real, fake)` and `g_loss(fake, real)` on logits.
+
+    `weight_clip`: WGAN's clip value for D's weights after each D step (None: no clipping).
+    `default_gp`: the gradient-penalty weight the loss was published with (None: none).
+    `g_uses_real`: g_loss needs the real logits too (relativistic losses); others accept None.
+    """
+
+    name = ""
+    weight_clip: float | None = None
+    default_gp: float | None = None
+    g_uses_real = False
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def g_loss(
+        self, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Minimax(AdversarialLoss):
+    """The lecture's game exactly: D maximises E log D(x) + E log(1 - D(G(z))),
+    G minimises E log(1 - D(G(z))) (saturates when D confidently rejects fakes)."""
+
+    name = "minimax"
+
+    def d_loss(self, real_logits, fake_logits):
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+    def g_loss(self, fake_logits, real_logits=None):
+        return -F.softplus(fake_logits).mean()  # = E log(1 - D(G(z)))
+
+
+class NonSaturating(Minimax):
+    """Goodfellow et al. 2014's practical fix: G maximises E log D(G(z)) instead."""
+
+    name = "non-saturating"
+
+    def g_loss(self, fake_logits, real_logits=None):
+        return F.softplus(-fake_logits).mean()  # = -E log D(G(z))
+
+
+class Wasserstein(AdversarialLoss):
+    """WGAN (Arjovsky et al. 2017): critic maximises E f(x) - E f(G(z)); weights clipped."""
+
+    name = "wgan"
+    weight_clip = 0.01
+
+    def d_loss(self, real_logits, fake_logits):
+        return fake_logits.mean() - real_logits.mean()
+
+    def g_loss(self, fake_logits, real_logits=None):
+        return -fake_logits.mean()
+
+
+class WassersteinGP(Wasserstein):
+    """WGAN-GP (Gulrajani et al. 2017): the WGAN loss with a gradient penalty, lambda 10."""
+
+    name = "wgan-gp"
+    weight_clip = None
+    default_gp = 10.0
+
+
+class Hinge(AdversarialLoss):
+    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018)."""
+
+    name = "hinge"
+
+    def d_loss(self, real_logits, fake_logits):
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+    def g_loss(self, fake_logits, real_logits=None):
+        return -fake_logits.mean()
+
+
+class LeastSquares(AdversarialLoss):
+    """LSGAN (Mao et al. 2017) with targets a=0 (fake), b=1 (real), c=1 (G's target)."""
+
+    name = "lsgan"
+
+    def d_loss(self, real_logits, fake_logits):
+        return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * (fake_logits**2).mean()
+
+    def g_loss(self, fake_logits, real_logits=None):
+        return 0.5 * ((fake_logits - 1) ** 2).mean()
+
+
+class Relativistic(AdversarialLoss):
+    """Relativistic standard GAN, RpGAN (Jolicoeur-Martineau 2018): D(x_r, x_f) =
+    sigmoid(C(x_r) - C(x_f)) on paired real/fake samples; both players use both logits."""
+
+    name = "relativistic"
+    g_uses_real = True
+
+    def d_loss(self, real_logits, fake_logits):
+        _same_size(real_logits, fake_logits)
+        return F.softplus(fake_logits - real_logits).mean()  # -E log sigmoid(r - f)
+
+    def g_loss(self, fake_logits, real_logits=None):
+        if real_logits is None:
+            raise UsageError("the relativistic loss needs real logits for the generator step")
+        _same_size(real_logits, fake_logits)
+        return F.softplus(real_logits - fake_logits).mean()  # -E log sigmoid(f - r)
+
+
+def _same_size(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> None:
+    if real_logits.shape != fake_logits.shape:
+        raise UsageError(
+            f"relativistic loss pairs real and fake samples: batch sizes differ "
+            f"({tuple(real_logits.shape)} vs {tuple(fake_logits.shape)})"
+        )
+
+
+_LOSSES = {
+    Minimax: "the lecture's saturating minimax loss: G minimises log(1 - D(G(z)))",
+    NonSaturating: "non-saturating GAN loss: G maximises log D(G(z)) (Goodfellow et al. 2014)",
+    Wasserstein: "Wasserstein loss with weight clipping 0.01 (Arjovsky et al. 2017)",
+    WassersteinGP: "Wasserstein loss with gradient penalty, lambda 10 (Gulrajani et al. 2017)",
+    Hinge: "hinge loss (Lim & Ye 2017; SNGAN, BigGAN)",
+    LeastSquares: "least-squares loss, targets 0/1 (Mao et al. 2017)",
+    Relativistic: "relativistic standard loss, RpGAN (Jolicoeur-Martineau 2018)",
+}
+for _cls, _text in _LOSSES.items():
+    register("loss", _cls.name, _text)(_cls)
+
+
+def _input_grad(D, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """d sum(D(x)) / dx per sample, flattened, kept in the graph so the penalty trains D."""
+    x = x.detach().requires_grad_(True)
+    logits = D(x, y) if y is not None else D(x)
+    (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
+    return grad.reshape(len(x), -1)
+
+
+def r1_penalty(D, real: torch.Tensor, y: torch.Tensor | None = None, *, gamma: float = 1.0):
+    """R1 (Mescheder et al. 2018): gamma/2 * E ||grad_x D(x)||^2 on real samples."""
+    if gamma < 0:
+        raise UsageError(f"R1 gamma must be >= 0, got {gamma}")
+    return 0.5 * gamma * _input_grad(D, real, y).pow(2).sum(1).mean()
+
+
+def gradient_penalty(
+    D,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    y: torch.Tensor | None = None,
+    *,
+    lam: float = 10.0,
+    generator: torch.Generator | None = None,
+):
+    """WGAN-GP (Gulrajani et al. 2017): lam * E (||grad D(x_hat)|| - 1)^2 at random points
+    x_hat = eps * real + (1 - eps) * fake on the lines between paired samples."""
+    if lam < 0:
+        raise UsageError(f"gradient-penalty lambda must be >= 0, got {lam}")
+    if real.shape != fake.shape:
+        raise UsageError(
+            "gradient penalty pairs real and fake samples: shapes "
+            f"{tuple(real.shape)} and {tuple(fake.shape)} differ"
+        )
+    shape = (len(real),) + (1,) * (real.ndim - 1)
+    eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+    x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+    norms = _input_grad(D, x_hat, y).norm(2, dim=1)
+    return lam * (norms - 1).pow(2).mean()

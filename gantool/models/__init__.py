@@ -1,0 +1,11 @@
+"""Architectures (registry kind "architecture"): factories returning (Generator, Discriminator).
+
+Importing this package registers the built-in architectures.
+"""
+
+from gantool.models.base import Discriminator, Generator
+
+# Importing these registers their architectures.
+from gantool.models import mlp  # noqa: F401  isort: skip
+
+__all__ = ["Discriminator", "Generator"]
