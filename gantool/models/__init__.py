@@ -6,6 +6,6 @@ Importing this package registers the built-in architectures.
 from gantool.models.base import Discriminator, Generator
 
 # Importing these registers their architectures.
-from gantool.models import mlp  # noqa: F401  isort: skip
+from gantool.models import dcgan, mlp, resnet  # noqa: F401  isort: skip
 
 __all__ = ["Discriminator", "Generator"]

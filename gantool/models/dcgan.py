@@ -1,0 +1,102 @@
+"""`dcgan`: the deep convolutional GAN of Radford et al. 2015, at 28, 32 or 64 pixels.
+
+G: z -> ConvTranspose to a s0 x s0 map (s0 = 7 for 28 px, 4 for 32 and 64 px), then stride-2
+transposed convolutions doubling the size and halving the channels (BatchNorm + ReLU), tanh out.
+D: the mirror image with stride-2 convolutions, LeakyReLU 0.2 and BatchNorm (none on the first
+layer, as in the paper), then a linear head on the flattened s0 x s0 map.
+With spectral_norm, D drops BatchNorm (SNGAN's choice: spectral norm replaces it).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from gantool.errors import UsageError
+from gantool.models.base import Discriminator, Generator, check_common, image_shape
+from gantool.registry import register
+
+# image size -> (start size s0, number of stride-2 doublings)
+SIZES = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
+
+
+def dcgan_generator(z_in: int, channels: int, size: int, width: int) -> nn.Sequential:
+    start, ups = SIZES[size]
+    ch = width * 2 ** (ups - 1)
+    layers: list[nn.Module] = [
+        nn.Unflatten(1, (z_in, 1, 1)),
+        nn.ConvTranspose2d(z_in, ch, start, 1, 0, bias=False),
+        nn.BatchNorm2d(ch),
+        nn.ReLU(True),
+    ]
+    for _ in range(ups - 1):
+        layers += [
+            nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ch // 2),
+            nn.ReLU(True),
+        ]
+        ch //= 2
+    layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+def dcgan_trunk(channels: int, size: int, width: int, batch_norm: bool) -> tuple[nn.Module, int]:
+    start, downs = SIZES[size]
+    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+    ch = width
+    for _ in range(downs - 1):
+        layers.append(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(ch * 2))
+        layers.append(nn.LeakyReLU(0.2, True))
+        ch *= 2
+    layers.append(nn.Flatten())
+    return nn.Sequential(*layers), ch * start * start
+
+
+@register("architecture", "dcgan", "deep convolutional G and D (Radford et al. 2015), 28/32/64 px")
+def dcgan(
+    *,
+    sample_shape: tuple[int, ...],
+    z_dim: int = 100,
+    num_classes: int = 0,
+    spectral_norm: bool = False,
+    width: int = 64,
+    d_batch_norm: bool | None = None,
+):
+    """`width`: channels of G's last and D's first hidden layer (ngf = ndf = 64 in the paper).
+    `d_batch_norm`: BatchNorm in D (default: on, off with spectral_norm)."""
+    check_common(z_dim, num_classes)
+    channels, height, width_px = image_shape("dcgan", sample_shape)
+    if height != width_px or height not in SIZES:
+        raise UsageError(
+            f"architecture 'dcgan' takes square 28, 32 or 64 px images, not {height}x{width_px}; "
+            "use --image-size 28, 32 or 64, or --arch mlp"
+        )
+    if not isinstance(width, int) or width < 1:
+        raise UsageError(f"width must be a positive integer, got {width!r}")
+    batch_norm = (not spectral_norm) if d_batch_norm is None else bool(d_batch_norm)
+    embed = min(z_dim, 50) if num_classes else 0
+    g_body = dcgan_generator(z_dim + embed, channels, height, width)
+    trunk, features = dcgan_trunk(channels, height, width, batch_norm)
+    # Initialise before spectral norm wraps D's weights (it reparametrises them).
+    _init_weights(g_body)
+    _init_weights(trunk)
+    G = Generator(
+        g_body, z_dim=z_dim, sample_shape=sample_shape, num_classes=num_classes, embed_dim=embed
+    )
+    D = Discriminator(
+        trunk, features=features, num_classes=num_classes, spectral_norm=spectral_norm
+    )
+    return G, D
+
+
+def _init_weights(module: nn.Module) -> None:
+    """The paper's initialisation: N(0, 0.02) weights, BatchNorm scale N(1, 0.02)."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(layer.weight, 0.0, 0.02)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.BatchNorm2d):
+            nn.init.normal_(layer.weight, 1.0, 0.02)
+            nn.init.zeros_(layer.bias)
