@@ -16,12 +16,17 @@ from gantool import __version__
 from gantool.cli import evaluate, game_sim, list_cmd, sample, train, train_classifier
 from gantool.errors import GantoolError
 
+# Rich help (panels, colour) is for people at a terminal. Piped help is plain text and skips
+# importing rich's renderers (about 100 ms), so scripts and `gantool --help | grep` stay fast.
+# Help texts therefore use no rich markup.
+_RICH_HELP = sys.stdout.isatty()
+
 app = typer.Typer(
     name="gantool",
     help="Train, sample, evaluate and reason about generative adversarial networks.",
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="rich" if _RICH_HELP else None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

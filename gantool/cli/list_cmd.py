@@ -22,7 +22,7 @@ def list_command(
     """List registered architectures, losses, datasets, metrics, feature extractors, games and
     optimizers, with their origin (built-in or the plugin's distribution).
 
-    Example: [bold]gantool list optimizer --json[/bold]
+    Example: gantool list optimizer --json
     """
     if kind is not None and kind not in registry.KINDS:
         raise UsageError(f"unknown kind {kind!r}; kinds are: {', '.join(registry.KINDS)}")
