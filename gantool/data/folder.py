@@ -1,0 +1,173 @@
+"""Image files on disk: `folder` (any directory, recursive) and `celeba` (torchvision's layout).
+
+Every file with an image extension Pillow knows is decoded, converted to grey or RGB, resized
+(shorter side to image_size, antialiased) and center-cropped. A file that cannot be decoded is
+counted and reported in one warning (stderr), never used. Sorted paths make the order stable.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gantool.data.dataset import Dataset
+from gantool.errors import GantoolError, UsageError
+from gantool.registry import register
+
+CELEBA_SPLITS = {"train": 0, "valid": 1, "test": 2, "all": None}
+CELEBA_SIZE = 64  # the DCGAN paper's CelebA size
+
+
+def image_files(directory: Path) -> list[Path]:
+    from PIL import Image
+
+    extensions = {ext.lower() for ext in Image.registered_extensions()}
+    return sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
+
+
+def _open(path: Path):
+    """A decoded PIL image in mode L or RGB, or None when the file is not a readable image."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            grey = image.mode in ("1", "L", "LA", "I", "I;16", "F")
+            return image.convert("L" if grey else "RGB")
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+        return None
+
+
+def _fit(image, size: int):
+    """Resize the shorter side to `size`, then center-crop to size x size."""
+    from PIL import Image
+
+    width, height = image.size
+    scale = size / min(width, height)
+    if scale != 1:
+        new = (max(size, round(width * scale)), max(size, round(height * scale)))
+        image = image.resize(new, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        width, height = new
+    left, top = (width - size) // 2, (height - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def read_images(
+    paths: list[Path], image_size: int | None, channels: int | None, what: str
+) -> torch.Tensor:
+    """uint8 (N, C, S, S) from image files; unreadable ones are skipped and reported.
+
+    Each image is fitted as soon as it is decoded, so memory holds only the output.
+    S defaults to the first readable image's shorter side; C to 3 when any image is in
+    colour, else 1.
+    """
+    fitted, bad, any_colour = [], [], False
+    size = image_size
+    for path in paths:
+        image = _open(path)
+        if image is None:
+            bad.append(path)
+            continue
+        size = size or min(image.size)
+        any_colour |= image.mode == "RGB"
+        mode = "L" if channels == 1 or (channels is None and image.mode == "L") else "RGB"
+        fitted.append(np.asarray(_fit(image.convert(mode), size)))
+    if bad:
+        shown = ", ".join(str(p) for p in bad[:3]) + (" ..." if len(bad) > 3 else "")
+        warnings.warn(f"{what}: skipped {len(bad)} unreadable image(s): {shown}", stacklevel=3)
+    if not fitted:
+        raise GantoolError(f"{what}: none of the {len(paths)} image file(s) could be read")
+    channels = channels or (3 if any_colour else 1)
+    out = np.empty((len(fitted), channels, size, size), dtype=np.uint8)
+    for i, pixels in enumerate(fitted):
+        if pixels.ndim == 2:  # grey: broadcast to every channel
+            out[i] = pixels[None]
+        else:
+            out[i] = pixels.transpose(2, 0, 1)
+    return torch.from_numpy(out)
+
+
+@register("dataset", "folder", "every image under a directory (recursive), resized and cropped")
+def folder(
+    *,
+    root=None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    download: bool = False,
+    seed: int = 0,
+) -> Dataset:
+    """`root`: the directory. image_size defaults to the first image's shorter side; channels
+    to 3 when any image is in colour, else 1."""
+    if root is None:
+        raise UsageError("dataset 'folder' needs a directory: --data-root DIR")
+    directory = Path(root).expanduser()
+    if not directory.is_dir():
+        raise GantoolError(f"image folder not found: {directory}")
+    paths = image_files(directory)
+    if not paths:
+        raise GantoolError(f"no image files in {directory} (searched recursively)")
+    return Dataset(read_images(paths, image_size, channels, str(directory)), name="folder")
+
+
+@register("dataset", "celeba", "CelebA aligned faces via torchvision's layout (64x64 RGB default)")
+def celeba(
+    *,
+    root=None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    download: bool = False,
+    seed: int = 0,
+    split: str = "train",
+) -> Dataset:
+    """Reads <root>/celeba/img_align_celeba/*.jpg, filtered by list_eval_partition.txt."""
+    from gantool.data.torchvision_sets import default_root
+
+    if split not in CELEBA_SPLITS:
+        raise UsageError(f"split must be one of {', '.join(CELEBA_SPLITS)}, got {split!r}")
+    base = default_root(root) / "celeba"
+    images_dir, partition = base / "img_align_celeba", base / "list_eval_partition.txt"
+    if download and not (images_dir.is_dir() and partition.is_file()):
+        _download_celeba(default_root(root))
+    missing = [p for p in (images_dir, partition) if not p.exists()]
+    if missing:
+        raise GantoolError(
+            f"celeba files not found: {', '.join(p.name for p in missing)} in {base}; "
+            "pass --download to fetch them, or --data-root DIR holding celeba/"
+        )
+    names = _partition(partition, CELEBA_SPLITS[split])
+    paths = [images_dir / name for name in names]
+    absent = [p for p in paths if not p.is_file()]
+    if absent:
+        raise GantoolError(
+            f"celeba: {len(absent)} image(s) listed in {partition.name} are missing from "
+            f"{images_dir}, e.g. {absent[0].name}"
+        )
+    data = read_images(paths, image_size or CELEBA_SIZE, channels, "celeba")
+    return Dataset(data, name="celeba")
+
+
+def _partition(path: Path, split: int | None) -> list[str]:
+    names = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or not fields[1].isdigit():
+            raise GantoolError(f"{path}:{number}: expected 'FILE SPLIT', got {line!r}")
+        if split is None or int(fields[1]) == split:
+            names.append(fields[0])
+    if not names:
+        raise GantoolError(f"{path} lists no images for this split")
+    return names
+
+
+def _download_celeba(root: Path) -> None:
+    from torchvision.datasets import CelebA
+
+    try:
+        CelebA(str(root), split="all", target_type=[], download=True)
+    except Exception as exc:  # Google Drive quota, network, corrupt zip: all one message
+        raise GantoolError(f"could not download celeba into {root}: {exc}") from None
