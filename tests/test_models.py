@@ -1,0 +1,121 @@
+"""Every registered architecture: shapes at each supported size, conditional and spectral-norm
+variants, gradients reaching every parameter, and clear errors for unsupported shapes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gantool import registry
+from gantool.errors import UsageError
+from gantool.models import Discriminator, Generator, create_models
+
+# Per architecture: the sample shapes it supports, tiny options that keep tests fast,
+# and shapes it must refuse with a UsageError.
+CASES = {
+    "mlp": {
+        "shapes": [(1, 28, 28), (3, 32, 32), (1, 8, 12)],
+        "tiny": {"width": 8},
+        "refused": [(2,), (4, 8, 8)],
+    },
+    "mlp2d": {"shapes": [(2,), (5,)], "tiny": {"width": 8, "depth": 2}, "refused": [(1, 28, 28)]},
+    "dcgan": {
+        "shapes": [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32), (3, 64, 64)],
+        "tiny": {"width": 4},
+        "refused": [(3, 48, 48), (1, 28, 32), (2,)],
+    },
+    "resnet": {
+        "shapes": [(3, 32, 32), (1, 32, 32)],
+        "tiny": {"width": 8},
+        "refused": [(3, 64, 64), (1, 28, 28), (2,)],
+    },
+}
+NAMES = registry.names("architecture")
+SHAPED = [(name, shape) for name in NAMES for shape in CASES.get(name, {}).get("shapes", [None])]
+
+
+def build(name, shape, **kwargs):
+    assert name in CASES, f"architecture {name!r} is registered but has no test cases"
+    options = {**CASES[name]["tiny"], "z_dim": 6, **kwargs}
+    return registry.create("architecture", name, sample_shape=shape, **options)
+
+
+@pytest.mark.parametrize(("name", "shape"), SHAPED)
+@pytest.mark.parametrize("num_classes", [0, 3])
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_shapes_and_gradients(name, shape, num_classes, spectral_norm):
+    torch.manual_seed(0)
+    G, D = build(name, shape, num_classes=num_classes, spectral_norm=spectral_norm)
+    assert isinstance(G, Generator) and isinstance(D, Discriminator)
+    assert G.z_dim == 6
+    y = torch.tensor([0, 2, 1]) if num_classes else None
+    x = G(torch.randn(3, 6), y)
+    assert x.shape == (3, *shape)
+    if len(shape) == 3:  # images live in [-1, 1]
+        assert x.abs().max() <= 1
+    logits = D(x, y)
+    assert logits.shape == (3,)
+    (logits.sum()).backward()
+    for part, model in (("G", G), ("D", D)):
+        for pname, p in model.named_parameters():
+            assert p.grad is not None, f"{part}.{pname} got no gradient"
+    wrapped = any(hasattr(m, "parametrizations") for m in D.modules())
+    assert wrapped == spectral_norm
+    assert not any(hasattr(m, "parametrizations") for m in G.modules())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_refuses_unsupported_shapes(name):
+    for shape in CASES[name]["refused"]:
+        with pytest.raises(UsageError, match=name):
+            build(name, shape)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_labels_are_checked(name):
+    shape = CASES[name]["shapes"][0]
+    G, D = build(name, shape)
+    with pytest.raises(UsageError, match="unconditional"):
+        G(torch.randn(2, 6), torch.tensor([0, 1]))
+    G, D = build(name, shape, num_classes=4)
+    with pytest.raises(UsageError, match="pass labels"):
+        G(torch.randn(2, 6))
+    with pytest.raises(UsageError, match="pass labels"):
+        D(torch.zeros(2, *shape))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_weights_and_class_changes_output(name):
+    shape = CASES[name]["shapes"][0]
+    torch.manual_seed(1)
+    G1, _ = build(name, shape, num_classes=2)
+    torch.manual_seed(1)
+    G2, _ = build(name, shape, num_classes=2)
+    G1.eval()
+    G2.eval()
+    z = torch.randn(2, 6)
+    same = torch.tensor([0, 0])
+    assert torch.equal(G1(z, same), G2(z, same))
+    assert not torch.equal(G1(z, same), G1(z, torch.tensor([1, 1])))
+
+
+def test_bad_options():
+    with pytest.raises(UsageError, match="z_dim"):
+        build("mlp", (1, 28, 28), z_dim=0)
+    with pytest.raises(UsageError, match="num_classes"):
+        build("mlp", (1, 28, 28), num_classes=-1)
+    with pytest.raises(UsageError, match="width"):
+        build("dcgan", (1, 28, 28), width=0)
+    with pytest.raises(UsageError, match="no option 'no_such_option'; its options are: "):
+        create_models("mlp", sample_shape=(1, 28, 28), no_such_option=1)
+    G, _ = create_models("mlp", sample_shape=(1, 28, 28), z_dim=None, width=4)
+    assert G.z_dim == 100  # None keeps the default
+
+
+def test_dcgan_discriminator_batch_norm_follows_spectral_norm():
+    def has_bn(D):
+        return any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+
+    assert has_bn(build("dcgan", (1, 28, 28))[1])
+    assert not has_bn(build("dcgan", (1, 28, 28), spectral_norm=True)[1])
+    assert not has_bn(build("dcgan", (1, 28, 28), d_batch_norm=False)[1])
