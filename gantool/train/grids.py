@@ -1,0 +1,123 @@
+"""Pictures of a run: sample grids, 2-D scatter plots, losses.png and progress.gif.
+
+Grids are assembled in numpy (uint8) and written with PIL; plots use matplotlib's Agg backend
+(imported here only, so nothing else pays for it).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from gantool.train.rundir import atomic_write
+
+
+def grid_columns(n: int) -> int:
+    return max(1, math.ceil(math.sqrt(n)))
+
+
+def make_grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:
+    """(N, C, H, W) uint8 -> one (rows*(H+pad)+pad, cols*(W+pad)+pad, C) uint8 image."""
+    n, c, h, w = images.shape
+    cols = columns or grid_columns(n)
+    rows = math.ceil(n / cols)
+    grid = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, c), dtype=np.uint8)
+    for i in range(n):
+        r, col = divmod(i, cols)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        grid[top:top + h, left:left + w] = images[i].transpose(1, 2, 0)
+    return grid
+
+
+def to_pil(image_hwc: np.ndarray):
+    from PIL import Image
+
+    if image_hwc.shape[2] == 1:
+        return Image.fromarray(image_hwc[:, :, 0], mode="L")
+    return Image.fromarray(image_hwc, mode="RGB")
+
+
+def save_png(image_hwc: np.ndarray, path: str | Path) -> None:
+    """Write an (H, W, C) uint8 image as PNG atomically."""
+    with atomic_write(path) as handle:
+        to_pil(image_hwc).save(handle, format="PNG")
+
+
+def save_grid(images: np.ndarray, path: str | Path, columns: int | None = None) -> None:
+    save_png(make_grid(images, columns), path)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_scatter(points: np.ndarray, path: str | Path, *, real: np.ndarray | None = None,
+                 modes: np.ndarray | None = None, title: str = "") -> None:
+    """A 2-D scatter of generated points over the real data and the mixture's modes."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    if real is not None:
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="#bbbbbb", label="real")
+    ax.scatter(points[:, 0], points[:, 1], s=2, c="#d62728", label="generated")
+    if modes is not None:
+        ax.scatter(modes[:, 0], modes[:, 1], s=40, marker="x", c="black", label="modes")
+    reference = real if real is not None else points
+    finite = reference[np.isfinite(reference).all(axis=1)]
+    if len(finite):
+        lo, hi = finite.min(axis=0), finite.max(axis=0)
+        margin = 0.25 * (hi - lo).max() + 1e-6
+        ax.set_xlim(lo[0] - margin, hi[0] + margin)
+        ax.set_ylim(lo[1] - margin, hi[1] + margin)
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper right", fontsize=6, markerscale=3)
+    fig.tight_layout()
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format="png")
+    plt.close(fig)
+
+
+def save_losses_plot(records: list[dict], path: str | Path) -> None:
+    """losses.png: D and G losses and D(x), D(G(z)) over the logged steps."""
+    rows = [r for r in records if "loss_d" in r]
+    if not rows:
+        return
+    plt = _pyplot()
+    steps = [r["step"] for r in rows]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), dpi=100, sharex=True)
+    top.plot(steps, [r["loss_d"] for r in rows], label="D loss")
+    top.plot(steps, [r["loss_g"] for r in rows], label="G loss")
+    top.set_ylabel("loss")
+    top.legend(fontsize=8)
+    bottom.plot(steps, [r["d_real"] for r in rows], label="D(x)")
+    bottom.plot(steps, [r["d_fake"] for r in rows], label="D(G(z))")
+    bottom.set_ylim(-0.02, 1.02)
+    bottom.set_xlabel("step")
+    bottom.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format="png")
+    plt.close(fig)
+
+
+def save_progress_gif(frames: list[Path], path: str | Path, ms_per_frame: int = 400) -> None:
+    """progress.gif: the sample grids in step order, the last one held longer."""
+    from PIL import Image
+
+    if not frames:
+        return
+    images = []
+    for frame in frames:
+        with Image.open(frame) as im:
+            images.append(im.convert("RGB").convert("P", palette=Image.ADAPTIVE))
+    durations = [ms_per_frame] * (len(images) - 1) + [ms_per_frame * 4]
+    with atomic_write(path) as handle:
+        images[0].save(handle, format="GIF", save_all=True, append_images=images[1:],
+                       duration=durations, loop=0)
