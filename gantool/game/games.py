@@ -1,0 +1,73 @@
+"""Built-in games (registry kind "game").
+
+Each factory takes its parameters as keywords and returns a `gantool.game.fields.Game`.
+Registering imports nothing heavy: numpy is imported when a game is built, so
+`gantool list game` stays fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+
+from gantool.errors import UsageError
+from gantool.game import parse
+from gantool.registry import register
+
+DEFAULT_MATRIX = "1,0;0,1"
+LOSSES = ("standard", "non-saturating", "wasserstein")
+REGULARIZERS = ("none", "r1", "r2", "gradient-penalty", "instance-noise")
+
+
+def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    """`value` if it is one of `allowed`, else a UsageError naming them and the closest one."""
+    if value in allowed:
+        return value
+    close = difflib.get_close_matches(value, allowed, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UsageError(f"unknown {option} {value!r}.{hint} Known: {', '.join(allowed)}")
+
+
+@register("game", "bilinear", "V = x*y, the lecture's game: x maximises, y minimises (default)")
+def bilinear():
+    from gantool.game import fields
+
+    return fields.bilinear()
+
+
+@register("game", "matrix", "V = x^T A y for vector players, A from --matrix '1,2;3,4'")
+def matrix(matrix: str = DEFAULT_MATRIX):
+    from gantool.game import fields
+
+    return fields.matrix_game(parse.matrix(matrix))
+
+
+@register("game", "quadratic", "V = a/2 x^2 + b x y - c/2 y^2 (--a, --b, --c)")
+def quadratic(a: float = -0.5, b: float = 1.0, c: float = -0.5):
+    from gantool.game import fields
+
+    for value, option in ((a, "--a"), (b, "--b"), (c, "--c")):
+        parse.finite(value, option)
+    return fields.quadratic(a, b, c)
+
+
+@register("game", "dirac-gan", "Dirac-GAN (Mescheder et al. 2018): D(s) = psi*s vs G = theta")
+def dirac_gan(
+    loss: str = "standard",
+    regularizer: str = "none",
+    gamma: float | None = None,
+    noise_std: float | None = None,
+):
+    from gantool.game import fields
+
+    choice(loss, LOSSES, "--loss")
+    choice(regularizer, REGULARIZERS, "--regularizer")
+    if gamma is not None and regularizer not in ("r1", "r2", "gradient-penalty"):
+        raise UsageError("--gamma applies only with --regularizer r1, r2 or gradient-penalty")
+    if noise_std is not None and regularizer != "instance-noise":
+        raise UsageError("--noise-std applies only with --regularizer instance-noise")
+    gamma = 1.0 if gamma is None else gamma
+    if not math.isfinite(gamma) or gamma < 0:
+        raise UsageError(f"--gamma must be a finite number >= 0, got {gamma}")
+    noise_std = parse.positive(1.0 if noise_std is None else noise_std, "--noise-std")
+    return fields.dirac_gan(loss, regularizer, gamma, noise_std)

@@ -1,0 +1,109 @@
+"""Parsing game-sim's text options (numbers, vectors, matrices, sweep specs) with clear errors.
+
+Pure Python on purpose: parsing happens before numpy is imported, and every bad value
+becomes one UsageError line naming the option.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from gantool.errors import UsageError
+
+
+def finite_number(text: str, option: str) -> float:
+    """One finite float; NaN, inf and non-numbers are refused."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise UsageError(f"{option} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise UsageError(f"{option} must be a finite number, got {text!r}")
+    return value
+
+
+def number_list(text: str, option: str) -> list[float]:
+    """A comma-separated list of finite floats, e.g. '1,2' (one number is a list of one)."""
+    parts = text.split(",")
+    if any(not part.strip() for part in parts):
+        raise UsageError(f"{option} must be numbers separated by commas, got {text!r}")
+    return [finite_number(part, option) for part in parts]
+
+
+def matrix(text: str, option: str = "--matrix") -> list[list[float]]:
+    """Rows separated by ';', entries by ',': '1,2;3,4' is [[1, 2], [3, 4]]."""
+    rows = [number_list(row, option) for row in text.split(";")]
+    widths = {len(row) for row in rows}
+    if len(widths) != 1:
+        raise UsageError(
+            f"{option} rows must all have the same length, got {text!r} "
+            f"(row lengths {', '.join(str(len(r)) for r in rows)})"
+        )
+    return rows
+
+
+def positive(value: float, option: str) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{option} must be a finite number > 0, got {value}")
+    return value
+
+
+def finite(value: float, option: str) -> float:
+    if not math.isfinite(value):
+        raise UsageError(f"{option} must be a finite number, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    start: float
+    stop: float
+    n: int
+
+
+def sweep_spec(text: str) -> SweepSpec:
+    """'START:STOP:N': N step sizes evenly spaced from START to STOP inclusive, all > 0."""
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise UsageError(f"--sweep-lr must be START:STOP:N (e.g. 0.01:1:100), got {text!r}")
+    start = finite_number(parts[0], "--sweep-lr START")
+    stop = finite_number(parts[1], "--sweep-lr STOP")
+    try:
+        n = int(parts[2])
+    except ValueError:
+        raise UsageError(f"--sweep-lr N must be a whole number, got {parts[2]!r}") from None
+    if n < 1:
+        raise UsageError(f"--sweep-lr N must be at least 1, got {n}")
+    if start <= 0 or stop <= 0:
+        raise UsageError(f"--sweep-lr step sizes must be > 0, got {text!r}")
+    if stop < start:
+        raise UsageError(f"--sweep-lr STOP must be >= START, got {text!r}")
+    if n == 1 and stop != start:
+        raise UsageError(f"--sweep-lr with N=1 needs START == STOP, got {text!r}")
+    return SweepSpec(start, stop, n)
+
+
+def name_list(text: str, option: str) -> list[str]:
+    """'simgd,altgd' -> ['simgd', 'altgd']; empty items and repeats are refused."""
+    names = [part.strip() for part in text.split(",")]
+    if any(not name for name in names):
+        raise UsageError(f"{option} must be names separated by commas, got {text!r}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"{option} names {', '.join(repeated)} more than once")
+    return names
+
+
+def check_target(target: str, suffix: str, option: str) -> None:
+    """Refuse a wrong extension or a missing folder before any work is done."""
+    if target == "-":
+        return
+    path = Path(target)
+    if path.suffix.lower() != suffix:
+        raise UsageError(f"{option} must name a {suffix} file, got {target!r}")
+    if not path.parent.is_dir():
+        raise UsageError(f"{option}: folder {str(path.parent)!r} does not exist")
+    if path.is_dir():
+        raise UsageError(f"{option}: {target!r} is a folder")

@@ -1,0 +1,154 @@
+"""Building a game and its optimizers from options, running them, and sweeping the step size."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+
+from gantool import registry
+from gantool.errors import UsageError
+from gantool.game import analysis, parse
+from gantool.game.fields import Game
+from gantool.game.updates import Optimizer
+
+# The command-line flag of each factory keyword, for error messages.
+GAME_FLAGS = {"matrix": "--matrix", "a": "--a", "b": "--b", "c": "--c", "loss": "--loss",
+              "regularizer": "--regularizer", "gamma": "--gamma", "noise_std": "--noise-std"}
+OPTIMIZER_FLAGS = {"gamma": "--consensus-gamma", "beta": "--beta"}
+MAX_VALUES = 200_000_000  # trajectory floats kept in memory (1.6 GB): refuse bigger runs
+
+
+def _accepted(factory) -> set[str]:
+    return set(inspect.signature(factory).parameters)
+
+
+def build_game(name: str, options: dict) -> Game:
+    """The registered game `name`, given the options the user set (None = not set)."""
+    entry = registry.get("game", name)
+    given = {k: v for k, v in options.items() if v is not None}
+    for key in given.keys() - _accepted(entry.factory):
+        raise UsageError(f"{GAME_FLAGS.get(key, key)} does not apply to the {name} game")
+    return entry.factory(**given)
+
+
+def build_optimizers(names: list[str], options: dict) -> list[tuple[str, Optimizer]]:
+    """The registered optimizers, each given the options it takes among those set."""
+    entries = [registry.get("optimizer", name) for name in names]
+    given = {k: v for k, v in options.items() if v is not None}
+    for key in given:
+        if not any(key in _accepted(e.factory) for e in entries):
+            takers = [e.name for e in registry.entries("optimizer") if key in _accepted(e.factory)]
+            raise UsageError(
+                f"{OPTIMIZER_FLAGS.get(key, key)} applies only to optimizer {', '.join(takers)}"
+            )
+    return [
+        (e.name, e.factory(**{k: v for k, v in given.items() if k in _accepted(e.factory)}))
+        for e in entries
+    ]
+
+
+def start_point(game: Game, x_text: str, y_text: str) -> np.ndarray:
+    """The start (x, y) stacked; a single number fills every coordinate of a vector player."""
+    parts = []
+    for text, size, option in ((x_text, game.nx, "--x"), (y_text, game.ny, "--y")):
+        values = parse.number_list(text, option)
+        if len(values) == 1:
+            values = values * size
+        elif len(values) != size:
+            raise UsageError(
+                f"{option} has {len(values)} numbers but this game's player has {size} "
+                f"coordinate{'s' if size > 1 else ''}"
+            )
+        parts.extend(values)
+    return np.array(parts, dtype=float)
+
+
+@dataclass
+class Run:
+    """One optimizer's run from the start point."""
+
+    name: str
+    params: dict
+    trajectory: np.ndarray  # (steps + 1, d)
+    distances: np.ndarray  # (steps + 1,)
+    verdict: str
+    spectral_radius: float | None
+    steps_to_tol: int | None
+    growth_per_step: float | None
+
+
+@dataclass
+class Simulation:
+    game: Game
+    start: np.ndarray
+    lr: float
+    steps: int
+    tol: float
+    runs: list[Run]
+    summary: str
+
+
+def _check_size(steps: int, width: int) -> None:
+    if steps * width > MAX_VALUES:
+        raise UsageError(
+            f"--steps {steps} would keep {steps * width:,} numbers in memory; "
+            f"use at most {MAX_VALUES // width:,} steps here"
+        )
+
+
+def simulate(game: Game, optimizers, start: np.ndarray, lr: float, steps: int,
+             tol: float) -> Simulation:
+    """Run each optimizer from `start` for `steps` steps of size `lr`, and judge each run."""
+    _check_size(steps, game.dim * len(optimizers))
+    J = game.equilibrium_jacobian()
+    runs = []
+    for name, optimizer in optimizers:
+        traj = optimizer.run(game, start[None], np.array([lr]), steps)[:, 0]
+        distances = game.distance(traj)
+        radius = optimizer.spectral_radius(J, game.nx, np.array([lr]))
+        runs.append(Run(
+            name=name,
+            params=optimizer.params,
+            trajectory=traj,
+            distances=distances,
+            verdict=str(analysis.verdicts(distances[:, None], tol)[0]),
+            spectral_radius=None if radius is None else float(radius[0]),
+            steps_to_tol=analysis.steps_to_tol(distances, tol),
+            growth_per_step=analysis.growth_per_step(distances),
+        ))
+    summary = analysis.summary_line(game.name, game.formula, lr, runs)
+    return Simulation(game, start, lr, steps, tol, runs, summary)
+
+
+@dataclass
+class SweepRow:
+    """One optimizer over every swept step size (arrays of length N)."""
+
+    name: str
+    params: dict
+    lrs: np.ndarray
+    final_distance: np.ndarray
+    spectral_radius: np.ndarray | None
+    verdicts: np.ndarray
+
+
+def sweep(game: Game, optimizers, start: np.ndarray, lrs: np.ndarray, steps: int,
+          tol: float) -> list[SweepRow]:
+    """Every step size at once: each optimizer advances all len(lrs) copies in one batch."""
+    _check_size(steps, game.dim * len(lrs))
+    J = game.equilibrium_jacobian()
+    rows = []
+    for name, optimizer in optimizers:
+        traj = optimizer.run(game, np.broadcast_to(start, (len(lrs), game.dim)), lrs, steps)
+        distances = game.distance(traj)  # (steps + 1, N)
+        rows.append(SweepRow(
+            name=name,
+            params=optimizer.params,
+            lrs=lrs,
+            final_distance=distances[-1],
+            spectral_radius=optimizer.spectral_radius(J, game.nx, lrs),
+            verdicts=analysis.verdicts(distances, tol),
+        ))
+    return rows
