@@ -9,6 +9,7 @@ visible, and `pip install` run by the venv's python installs the plugin into the
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -104,3 +105,29 @@ def test_the_plugins_own_tests_pass_in_the_venv(fresh_python, tmp_path):
                 cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " passed" in proc.stdout
+
+
+@pytest.mark.parametrize(("dataset", "steps"), [("ring8", 30), ("mnist-5k", 6)])
+def test_train_a_few_steps_with_the_plugin_then_sample(fresh_python, tmp_path, dataset, steps):
+    run = tmp_path / "run"
+    proc = _run(fresh_python, "-m", "gantool", "train", "--dataset", dataset,
+                "--arch", "maxout-mlp", "--loss", "ra-hinge", "--steps", str(steps),
+                "--batch-size", "32", "--log-every", "2", "--sample-every", str(steps),
+                "--checkpoint-every", str(steps), "--run-dir", str(run), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((run / "config.json").read_text())
+    options = config["options"]
+    assert (options["arch"], options["loss"]) == ("maxout-mlp", "ra-hinge"), options
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert records and records[-1]["step"] == steps
+    for r in records:  # the loss really ran: finite, and D saw both kinds of samples
+        assert all(math.isfinite(r[key]) for key in ("loss_d", "loss_g", "d_real", "d_fake"))
+    # Both networks got gradients (a hinge loss may give D none once its margin is met).
+    assert all(r["grad_g"] > 0 for r in records)
+    assert any(r["grad_d"] > 0 for r in records)
+    # A checkpoint stores names and options, so sampling rebuilds the plugin's networks.
+    out = tmp_path / "grid.png"
+    proc = _run(fresh_python, "-m", "gantool", "sample", "--run", str(run), "--n", "16",
+                "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
