@@ -11,6 +11,8 @@ from gantool import registry
 from gantool.errors import UsageError
 from gantool.losses import AdversarialLoss, gradient_penalty, r1_penalty
 
+# Built-ins only: a plugin installed in the environment brings its own tests.
+NAMES = [e.name for e in registry.entries("loss") if e.origin == registry.BUILTIN]
 REAL = [0.0, 2.0]  # D's logits on two real samples
 FAKE = [0.0, -1.0]  # ... and on two fakes
 
@@ -51,7 +53,7 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("name", registry.names("loss"))
+@pytest.mark.parametrize("name", NAMES)
 def test_loss_matches_hand_computed_values(name):
     assert name in EXPECTED, f"loss {name!r} is registered but has no hand-computed test values"
     loss = registry.create("loss", name)
@@ -64,7 +66,7 @@ def test_loss_matches_hand_computed_values(name):
         assert loss.g_loss(fake, None).item() == pytest.approx(g_expected, rel=1e-6)
 
 
-@pytest.mark.parametrize("name", registry.names("loss"))
+@pytest.mark.parametrize("name", NAMES)
 def test_loss_is_finite_and_differentiable_at_extreme_logits(name):
     loss = registry.create("loss", name)
     real = torch.tensor([-200.0, 0.0, 200.0], requires_grad=True)
