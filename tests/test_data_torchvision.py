@@ -171,6 +171,9 @@ def test_celeba(tmp_path):
     assert train.data.shape == (3, 3, 64, 64) and train.labels is None
     assert train.data[2].float().mean() == pytest.approx(80, abs=2)
     assert len(load_dataset("celeba", root=tmp_path, split="test", image_size=32)) == 2
+    cached = list((tmp_path / "cache").glob("celeba-train-64px-*.npz"))
+    assert len(cached) == 1  # decoded once; the next load reads the array
+    assert torch.equal(load_dataset("celeba", root=tmp_path).data, train.data)
     (folder / "000005.jpg").unlink()
     with pytest.raises(GantoolError, match=r"1 image\(s\) listed in list_eval_partition.txt"):
         load_dataset("celeba", root=tmp_path, split="all")

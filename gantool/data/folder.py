@@ -7,14 +7,16 @@ counted and reported in one warning (stderr), never used. Sorted paths make the 
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from gantool.data.dataset import Dataset
+from gantool.data.dataset import Dataset, cache_dir
 from gantool.errors import GantoolError, UsageError
+from gantool.io import read_arrays, write_arrays
 from gantool.registry import register
 
 CELEBA_SPLITS = {"train": 0, "valid": 1, "test": 2, "all": None}
@@ -145,8 +147,30 @@ def celeba(
             f"celeba: {len(absent)} image(s) listed in {partition.name} are missing from "
             f"{images_dir}, e.g. {absent[0].name}"
         )
-    data = read_images(paths, image_size or CELEBA_SIZE, channels, "celeba")
+    data = _cached_celeba(paths, partition, split, image_size or CELEBA_SIZE, channels)
     return Dataset(data, name="celeba")
+
+
+def _cached_celeba(paths, partition: Path, split: str, size: int, channels: int | None):
+    """Decoding 160k JPEGs takes minutes: keep the converted array in the cache, keyed by the
+    split, size, channels and the partition file's identity (so a new copy is re-read)."""
+    stat = partition.stat()
+    key = f"{partition.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{split}|{size}|{channels}"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+    path = cache_dir() / f"celeba-{split}-{size}px-{digest}.npz"
+    if path.is_file():
+        try:
+            images = read_arrays(path)["images"]
+            if images.dtype == np.uint8 and images.ndim == 4 and len(images) == len(paths):
+                return torch.from_numpy(images)
+        except (GantoolError, KeyError):
+            pass
+    data = read_images(paths, size, channels, "celeba")
+    try:
+        write_arrays(path, images=data.numpy())
+    except OSError as exc:
+        warnings.warn(f"could not cache celeba at {path}: {exc}", stacklevel=3)
+    return data
 
 
 def _partition(path: Path, split: int | None) -> list[str]:
