@@ -54,10 +54,9 @@ def write_array(array, path_or_dash: str | Path, format: str = "npz") -> None:
     if format not in FORMATS:
         raise UsageError(f"unknown array format {format!r}; use one of: {', '.join(FORMATS)}")
     array = np.asarray(array)
-    buffer = io.BytesIO() if str(path_or_dash) == "-" else None
-    if buffer is not None:
-        _save(buffer, array, format)
-        sys.stdout.buffer.write(buffer.getvalue())
+    if str(path_or_dash) == "-":
+        # Straight to the pipe (zipfile copes with unseekable streams): no second copy in memory.
+        _save(sys.stdout.buffer, array, format)
         sys.stdout.buffer.flush()
         return
     with atomic_write(path_or_dash) as handle:
@@ -91,7 +90,7 @@ def read_array(path_or_dash: str | Path) -> np.ndarray:
         path = Path(path_or_dash)
         if not path.is_file():
             raise GantoolError(f"array file not found: {path}")
-        raw = path.read_bytes()
+        raw = path  # np.load reads the file itself: no extra copy of its bytes
     return _parse(raw, name)
 
 
@@ -106,16 +105,23 @@ def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
         raise GantoolError(f"{path} is not a readable .npz file ({exc})") from None
 
 
-def _parse(raw: bytes, name: str) -> np.ndarray:
-    if raw.startswith(b"PK"):
+def _parse(raw: bytes | Path, name: str) -> np.ndarray:
+    """The array in `raw` (bytes from a pipe, or a file path), told apart by its magic bytes."""
+    if isinstance(raw, Path):
+        with open(raw, "rb") as handle:
+            magic = handle.read(6)
+        source = raw
+    else:
+        magic, source = raw[:6], io.BytesIO(raw)
+    if magic.startswith(b"PK"):
         try:
-            with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
+            with np.load(source, allow_pickle=False) as archive:
                 return _pick(archive, name)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise GantoolError(f"{name} is not a readable .npz file ({exc})") from None
-    if raw.startswith(b"\x93NUMPY"):
+    if magic == b"\x93NUMPY":
         try:
-            return np.load(io.BytesIO(raw), allow_pickle=False)
+            return np.load(source, allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
             raise GantoolError(f"{name} is not a readable .npy file ({exc})") from None
     raise GantoolError(f"{name} is neither an .npz nor an .npy file")

@@ -63,7 +63,7 @@ def _load(root) -> tuple[np.ndarray, np.ndarray | None, str]:
     if str(root) == "-":
         return read_array("-"), None, "stdin"
     path = Path(root).expanduser()
-    if path.is_file() and path.read_bytes()[:2] == b"PK":
+    if path.is_file() and _magic(path) == b"PK":
         arrays = read_arrays(path)
         data_keys = [k for k in arrays if k != "labels"]
         key = (
@@ -77,6 +77,11 @@ def _load(root) -> tuple[np.ndarray, np.ndarray | None, str]:
             )
         return arrays[key], arrays.get("labels"), str(path)
     return read_array(path), None, str(path)
+
+
+def _magic(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(2)
 
 
 def _labels(labels: np.ndarray | None, n: int, what: str) -> tuple[torch.Tensor | None, int]:
