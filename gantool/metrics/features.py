@@ -1,0 +1,146 @@
+"""Feature extractors (registry kind "feature-extractor"): samples -> feature vectors.
+
+An extractor takes a batch of samples, uint8 images (N, C, H, W) or float points (N, D), and
+returns `Extracted(features, probabilities)`: features (N, dim) for FID / KID / PRDC, and class
+probabilities (N, K) for the Inception Score, or None when it has no classifier head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from gantool.errors import UsageError
+from gantool.registry import register
+
+
+@dataclass
+class Extracted:
+    features: torch.Tensor
+    probabilities: torch.Tensor | None
+
+
+class FeatureExtractor:
+    """Base: `name`, `images_only`, and `__call__(batch) -> Extracted`."""
+
+    name = ""
+    images_only = True
+
+    def __call__(self, batch: torch.Tensor) -> Extracted:
+        raise NotImplementedError
+
+    def describe(self, sample_shape: tuple[int, ...]) -> str:
+        """How samples of this shape are prepared (shown as a note), or '' when untouched."""
+        return ""
+
+
+def _unit_float(images: torch.Tensor) -> torch.Tensor:
+    return images.to(torch.float32) / 255
+
+
+class InceptionExtractor(FeatureExtractor):
+    """pytorch-fid's FID Inception-v3: 2048-d pool features, 1008-way softmax."""
+
+    name = "inception"
+
+    def __init__(self, weights: str | None = None, device: str = "cpu") -> None:
+        from gantool.metrics.inception import load_fid_inception
+
+        self.device = device
+        self.model = load_fid_inception(weights, device)
+
+    @torch.no_grad()
+    def __call__(self, batch: torch.Tensor) -> Extracted:
+        x = _unit_float(batch.to(self.device))
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)  # grey -> RGB, as PIL's convert("RGB") does
+        pool, logits = self.model(x)
+        return Extracted(pool.double().cpu(), logits.double().softmax(1).cpu())
+
+    def describe(self, sample_shape: tuple[int, ...]) -> str:
+        channels, height, width = sample_shape
+        grey = "grey repeated to RGB, " if channels == 1 else ""
+        return (
+            f"{grey}{height}x{width} resized to 299x299 (bilinear)"
+            if (height, width) != (299, 299)
+            else grey.rstrip(", ")
+        )
+
+
+class DigitsExtractor(FeatureExtractor):
+    """The shipped digit CNN: 128-d penultimate features, 10-way softmax (per channel).
+
+    Multi-channel images (stacked-mnist) are read as one digit per channel: features are the
+    channels' features side by side and the class is the tuple of digits (10**C classes).
+    """
+
+    name = "digits"
+
+    def __init__(self, weights: str | None = None, device: str = "cpu") -> None:
+        from gantool.metrics.digits import load_digit_classifier
+
+        self.device = device
+        self.model = load_digit_classifier(weights, device)
+
+    @torch.no_grad()
+    def classify_channels(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-channel (features (N, C, 128), probabilities (N, C, 10))."""
+        from gantool.metrics.digits import IMAGE_SIZE
+
+        n, c, h, w = batch.shape
+        x = _unit_float(batch.to(self.device)).reshape(n * c, 1, h, w)
+        if (h, w) != (IMAGE_SIZE, IMAGE_SIZE):
+            x = F.interpolate(x, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", antialias=True)
+        features = self.model.features(x)
+        probabilities = self.model.head(features).double().softmax(1)
+        return features.double().reshape(n, c, -1).cpu(), probabilities.reshape(n, c, -1).cpu()
+
+    def __call__(self, batch: torch.Tensor) -> Extracted:
+        features, probabilities = self.classify_channels(batch)
+        joint = probabilities[:, 0]
+        for channel in range(1, probabilities.shape[1]):  # outer product: digit tuples
+            joint = (joint[:, :, None] * probabilities[:, channel, None, :]).flatten(1)
+        return Extracted(features.flatten(1), joint)
+
+    def describe(self, sample_shape: tuple[int, ...]) -> str:
+        channels, height, width = sample_shape
+        notes = []
+        if (height, width) != (28, 28):
+            notes.append(f"{height}x{width} resized to 28x28")
+        if channels > 1:
+            notes.append(f"each of the {channels} channels read as one digit")
+        return ", ".join(notes)
+
+
+class IdentityExtractor(FeatureExtractor):
+    """The samples themselves: points as they are, images as pixels in [0, 1], flattened."""
+
+    name = "identity"
+    images_only = False
+
+    def __call__(self, batch: torch.Tensor) -> Extracted:
+        x = _unit_float(batch) if batch.dtype == torch.uint8 else batch.to(torch.float64)
+        return Extracted(x.flatten(1).to(torch.float64), None)
+
+
+@register(
+    "feature-extractor",
+    "inception",
+    "FID Inception-v3 (pytorch-fid, TF 2015-12-05 weights), 2048-d",
+)
+def inception(*, weights: str | None = None, device: str = "cpu") -> FeatureExtractor:
+    return InceptionExtractor(weights, device)
+
+
+@register("feature-extractor", "digits", "gantool's shipped digit CNN, 128-d features, offline")
+def digits(*, weights: str | None = None, device: str = "cpu") -> FeatureExtractor:
+    return DigitsExtractor(weights, device)
+
+
+@register("feature-extractor", "identity", "the samples themselves (2-D points; raw pixels)")
+def identity(*, weights: str | None = None, device: str = "cpu") -> FeatureExtractor:
+    if weights is not None:
+        raise UsageError("the identity feature extractor takes no weights")
+    return IdentityExtractor()
