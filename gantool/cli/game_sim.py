@@ -145,7 +145,9 @@ def _print(renderables: list, to_stdout: bool) -> None:
     from rich.console import Console
 
     stream = sys.stdout if to_stdout else sys.stderr
-    console = Console(file=stream, soft_wrap=not stream.isatty())
+    # Piped into a file, a table squeezed to 80 columns would cut numbers short.
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    console = Console(file=stream, width=160 if wide else None, soft_wrap=wide)
     for item in renderables:
         console.print(item)
 

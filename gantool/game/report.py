@@ -189,8 +189,8 @@ def simulation_tables(sim: Simulation) -> list:
         trajectory.add_row(*cells)
 
     summary = Table(title="summary", header_style="bold")
-    for name in ("optimizer", "final point", "distance start", "distance end",
-                 "growth / step", "verdict", "spectral radius", f"steps to tol {sim.tol:g}"):
+    for name in ("optimizer", "final point", "start dist.", "end dist.", "growth/step",
+                 "verdict", "spectral radius", f"steps to {sim.tol:g}"):
         summary.add_column(name, justify="left" if name in ("optimizer", "verdict") else "right")
     for run in sim.runs:
         summary.add_row(
@@ -202,13 +202,20 @@ def simulation_tables(sim: Simulation) -> list:
     return [title, trajectory, summary, f"[bold]{sim.summary}[/bold]"]
 
 
+def _ranges(ranges: list[list[float]]) -> str:
+    if not ranges:
+        return "none of the swept step sizes"
+    return "lr in " + ", ".join(f"[{_fmt(a)}, {_fmt(b)}]" for a, b in ranges)
+
+
 def sweep_tables(game, steps: int, rows: list[SweepRow]) -> list:
     from rich.table import Table
 
     out = [f"{game.name}: {game.formula}  ·  {steps} steps per step size"]
     for row in rows:
         n = len(row.lrs)
-        shown = sorted(set(np.linspace(0, n - 1, min(n, SWEEP_ROWS)).round().astype(int).tolist()))
+        count = n if n <= 2 * SWEEP_ROWS else SWEEP_ROWS
+        shown = sorted(set(np.linspace(0, n - 1, count).round().astype(int).tolist()))
         caption = None if len(shown) == n else (
             f"{len(shown)} of {n} step sizes; --format csv lists all"
         )
@@ -222,14 +229,9 @@ def sweep_tables(game, steps: int, rows: list[SweepRow]) -> list:
             )
         out.append(table)
         converging = stable_ranges(row.lrs, row.verdicts == "converges")
-        line = f"{row.name} converges for lr in " + (
-            ", ".join(f"[{_fmt(a)}, {_fmt(b)}]" for a, b in converging) if converging else "none"
-        )
+        line = f"{row.name} converges for {_ranges(converging)}"
         if row.spectral_radius is not None:
             contracting = stable_ranges(row.lrs, row.spectral_radius < 1)
-            line += "; spectral radius < 1 for lr in " + (
-                ", ".join(f"[{_fmt(a)}, {_fmt(b)}]" for a, b in contracting)
-                if contracting else "none"
-            )
-        out.append(f"[bold]{line} (of the swept values)[/bold]")
+            line += f"; its spectral radius is < 1 for {_ranges(contracting)}"
+        out.append(f"[bold]{line}.[/bold]")
     return out

@@ -106,8 +106,9 @@ def simulate(game: Game, optimizers, start: np.ndarray, lr: float, steps: int,
     runs = []
     for name, optimizer in optimizers:
         traj = optimizer.run(game, start[None], np.array([lr]), steps)[:, 0]
-        distances = game.distance(traj)
-        radius = optimizer.spectral_radius(J, game.nx, np.array([lr]))
+        with np.errstate(all="ignore"):  # a diverged run holds inf; that is its result
+            distances = game.distance(traj)
+            radius = optimizer.spectral_radius(J, game.nx, np.array([lr]))
         runs.append(Run(
             name=name,
             params=optimizer.params,
@@ -142,13 +143,15 @@ def sweep(game: Game, optimizers, start: np.ndarray, lrs: np.ndarray, steps: int
     rows = []
     for name, optimizer in optimizers:
         traj = optimizer.run(game, np.broadcast_to(start, (len(lrs), game.dim)), lrs, steps)
-        distances = game.distance(traj)  # (steps + 1, N)
+        with np.errstate(all="ignore"):  # diverged runs hold inf; that is their result
+            distances = game.distance(traj)  # (steps + 1, N)
+            radius = optimizer.spectral_radius(J, game.nx, lrs)
         rows.append(SweepRow(
             name=name,
             params=optimizer.params,
             lrs=lrs,
             final_distance=distances[-1],
-            spectral_radius=optimizer.spectral_radius(J, game.nx, lrs),
+            spectral_radius=radius,
             verdicts=analysis.verdicts(distances, tol),
         ))
     return rows

@@ -1,0 +1,195 @@
+"""`gantool game-sim` run for real as a subprocess: outputs parse, stdout stays clean, errors are
+one line with exit 2, and the command starts without torch."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+OPTIMIZERS = "simgd,altgd,ogda,extragradient,consensus,negative-momentum,adam,flow"
+
+
+def ok(result) -> str:
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    return result.stdout.decode()
+
+
+def test_lecture_example_table(cli):
+    result = cli("game-sim", "--x", "2", "--y", "2", env={"COLUMNS": "200"})
+    out = ok(result)
+    assert result.stderr == b""
+    assert "simgd" in out and "diverges" in out
+    assert "does not converge" in out
+    assert "sqrt(1 + lr^2) = 1.00499" in out
+    assert "2.828 -> 4.652 in 100 steps" in out
+
+
+def test_lecture_example_csv_is_the_hand_computed_steps(cli):
+    result = cli("game-sim", "--x", "2", "--y", "2", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(ok(result))))
+    assert result.stderr == b""
+    assert list(rows[0]) == ["optimizer", "step", "x", "y"]
+    assert len(rows) == 101
+    x, y = 2.0, 2.0
+    for row in rows:
+        assert row["optimizer"] == "simgd"
+        assert float(row["x"]) == pytest.approx(x, rel=1e-12, abs=1e-12)
+        assert float(row["y"]) == pytest.approx(y, rel=1e-12, abs=1e-12)
+        x, y = x + 0.1 * y, y - 0.1 * x  # dx = +lr dV/dx, dy = -lr dV/dy on V = x*y
+    final = math.hypot(float(rows[-1]["x"]), float(rows[-1]["y"]))
+    assert final == pytest.approx(math.sqrt(8) * (1 + 0.1**2) ** 50, rel=1e-12)
+
+
+def test_csv_compares_every_optimizer_and_nothing_else_is_on_stdout(cli):
+    result = cli("game-sim", "-o", OPTIMIZERS, "--steps", "30", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(ok(result))))
+    assert rows[0] == ["optimizer", "step", "x", "y"]
+    body = rows[1:]
+    assert len(body) == 8 * 31
+    assert [r[0] for r in body[::31]] == OPTIMIZERS.split(",")
+    assert all(len(r) == 4 and all(math.isfinite(float(v)) for v in r[1:]) for r in body)
+
+
+def test_csv_for_a_matrix_game_has_one_column_per_coordinate(cli):
+    result = cli("game-sim", "--game", "matrix", "--matrix", "1,2,0;0,1,3", "--x", "1,-1",
+                 "--y", "0.5", "--steps", "5", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(ok(result))))
+    assert rows[0] == ["optimizer", "step", "x0", "x1", "y0", "y1", "y2"]
+    assert rows[1] == ["simgd", "0", "1.0", "-1.0", "0.5", "0.5", "0.5"]
+    # One simgd step: x += lr A y, y -= lr A^T x.
+    assert [float(v) for v in rows[2][2:]] == pytest.approx(
+        [1 + 0.1 * 1.5, -1 + 0.1 * 2.0, 0.5 - 0.1 * 1, 0.5 - 0.1 * 1, 0.5 + 0.1 * 3])
+
+
+def test_json_is_one_document_with_the_summary(cli):
+    result = cli("game-sim", "-o", "simgd,extragradient,flow", "--format", "json")
+    doc = json.loads(ok(result))
+    assert doc["game"]["name"] == "bilinear"
+    assert doc["start"] == {"x": 2.0, "y": 2.0}
+    runs = {r["name"]: r for r in doc["optimizers"]}
+    assert runs["simgd"]["verdict"] == "diverges"
+    assert runs["simgd"]["spectral_radius"] == pytest.approx(math.sqrt(1.01))
+    assert runs["extragradient"]["verdict"] == "converges"
+    assert runs["flow"]["verdict"] == "cycles"
+    assert len(runs["flow"]["trajectory"]) == 101
+    assert "does not converge" in doc["summary"]
+
+
+def test_dirac_gan_json_r1_converges_where_unregularised_does_not(cli):
+    docs = []
+    for extra in ([], ["--regularizer", "r1", "--gamma", "1"]):
+        result = cli("game-sim", "--game", "dirac-gan", "--x", "1", "--y", "1", "--steps", "1500",
+                     "--format", "json", *extra)
+        docs.append(json.loads(ok(result))["optimizers"][0])
+    plain, r1 = docs
+    assert plain["verdict"] != "converges" and plain["spectral_radius"] > 1
+    assert r1["verdict"] == "converges" and r1["spectral_radius"] < 1
+    assert r1["steps_to_tol"] is not None
+
+
+def test_sweep_csv_and_json(cli):
+    result = cli("game-sim", "-o", "simgd,ogda", "--sweep-lr", "0.1:1:10", "--steps", "400",
+                 "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(ok(result))))
+    assert list(rows[0]) == ["optimizer", "lr", "final_distance", "spectral_radius", "verdict"]
+    assert len(rows) == 20
+    for row in rows:
+        rho = float(row["spectral_radius"])
+        if row["optimizer"] == "simgd":
+            assert rho == pytest.approx(math.sqrt(1 + float(row["lr"]) ** 2))
+            assert row["verdict"] == "diverges"
+        else:  # OGDA on x*y contracts iff lr < 1/sqrt(3)
+            assert (rho < 1) == (float(row["lr"]) < 1 / math.sqrt(3))
+    result = cli("game-sim", "-o", "ogda", "--sweep-lr", "0.1:1:10", "--format", "json")
+    [ogda] = json.loads(ok(result))["optimizers"]
+    assert ogda["converging_lr"] == [[0.1, pytest.approx(0.5)]]
+
+
+def test_sweep_table_and_plot(cli, tmp_path):
+    target = tmp_path / "sweep.png"
+    result = cli("game-sim", "-o", "simgd,extragradient", "--sweep-lr", "0.05:1.2:24",
+                 "--plot", str(target), env={"COLUMNS": "200"})
+    out = ok(result)
+    assert "extragradient converges for lr in [0.05, 0.95]" in out
+    with Image.open(target) as image:
+        assert image.format == "PNG" and image.width > 500
+
+
+def test_plot_and_animation_are_real_images(cli, tmp_path):
+    png, gif = tmp_path / "xy.png", tmp_path / "xy.gif"
+    result = cli("game-sim", "-o", "simgd,altgd,extragradient", "--steps", "40",
+                 "--plot", str(png), "--animate", str(gif))
+    ok(result)
+    assert f"wrote {png}" in result.stderr.decode()
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.width > 500
+    with Image.open(gif) as image:
+        assert image.format == "GIF" and image.n_frames > 10
+
+
+def test_plot_to_stdout_moves_the_table_to_stderr(cli):
+    result = cli("game-sim", "--steps", "10", "--plot", "-")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.startswith(b"\x89PNG\r\n\x1a\n")
+    assert "does not converge" in result.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--x", "nan"], "--x must be a finite number"),
+        (["--y", "inf"], "--y must be a finite number"),
+        (["--x", "two"], "--x must be a number"),
+        (["--lr", "0"], "--lr must be a finite number > 0"),
+        (["--lr", "-0.1"], "--lr must be a finite number > 0"),
+        (["--steps", "0"], "--steps must be at least 1"),
+        (["--steps", "-3"], "--steps must be at least 1"),
+        (["--game", "matrix", "--matrix", "1,2;3"], "--matrix rows must all have the same length"),
+        (["--game", "matrix", "--matrix", "1,2;3,4", "--x", "1,2,3"], "--x has 3 numbers"),
+        (["--game", "matrix", "--matrix", "1,x;3,4"], "--matrix must be a number"),
+        (["--game", "biliner"], "unknown game 'biliner'. Did you mean 'bilinear'?"),
+        (["-o", "simgd,extragrad"], "unknown optimizer 'extragrad'. Did you mean 'extragradient'?"),
+        (["--sweep-lr", "1:0.5:10"], "--sweep-lr STOP must be >= START"),
+        (["--sweep-lr", "0.1:1"], "--sweep-lr must be START:STOP:N"),
+        (["--sweep-lr", "0.1:1:zero"], "--sweep-lr N must be a whole number"),
+        (["--format", "yaml"], "unknown --format 'yaml'"),
+        (["--game", "dirac-gan", "--loss", "hinge"], "unknown --loss 'hinge'"),
+        (["--beta", "-0.5"], "--beta applies only to optimizer negative-momentum"),
+    ],
+)
+def test_bad_input_is_one_line_with_exit_2(cli, args, message):
+    result = cli("game-sim", *args)
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    assert err.startswith("Error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    assert result.stdout == b""
+
+
+def test_bad_input_leaves_an_existing_plot_alone(cli, tmp_path):
+    target = tmp_path / "keep.png"
+    target.write_bytes(b"precious")
+    result = cli("game-sim", "--lr", "0", "--plot", str(target))
+    assert result.returncode == 2
+    assert target.read_bytes() == b"precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]
+
+
+def test_game_sim_starts_without_torch_scipy_or_matplotlib():
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "gantool", "game-sim", "--x", "2", "--y", "2"],
+        capture_output=True,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines()}
+    assert "numpy" in imported  # the check can see imports at all
+    for heavy in ("torch", "scipy", "matplotlib"):
+        assert heavy not in imported, heavy
