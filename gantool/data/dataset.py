@@ -43,7 +43,7 @@ class Dataset:
                 f"dataset data must be uint8 images or float32 points, got {data.dtype}"
             )
         if len(data) == 0:
-            raise UsageError(f"dataset {name or ''} is empty".replace("  ", " "))
+            raise UsageError(f"dataset {name!r} is empty" if name else "the dataset is empty")
         if labels is not None:
             labels = labels.to(torch.int64)
             if labels.shape != (len(data),):
