@@ -82,8 +82,7 @@ def _idx_dataset(name: str, root, split: str | None, download: bool):
         if all(found):
             if split is None and candidate == "test":
                 warnings.warn(
-                    f"{name}: only the test split is in {root}; using its "
-                    f"{'10,000'} images (pass split='test' to silence this)",
+                    f"{name}: only the test split's files are in {root}; using the test split",
                     stacklevel=3,
                 )
             tv_root = root if all(p.parent == raw and p.suffix != ".gz" for p in found) else None
