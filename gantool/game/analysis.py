@@ -43,14 +43,14 @@ def growth_per_step(distances: np.ndarray) -> float | None:
     return (end / start) ** (1.0 / steps)
 
 
-def summary_line(game_name: str, formula: str, lr: float, runs: list) -> str:
+def summary_line(game_name: str, label: str, lr: float, runs: list) -> str:
     """One sentence saying what the run shows (runs: objects with name, verdict, distances)."""
     sentences = []
     simgd = next((r for r in runs if r.name == "simgd"), None)
     if simgd is not None and game_name == "bilinear":
         factor = math.sqrt(1 + lr * lr)
         sentences.append(
-            f"simgd spirals outward on {formula}: its distance to the Nash equilibrium (0, 0) "
+            f"simgd spirals outward on {label}: its distance to the Nash equilibrium (0, 0) "
             f"grows by sqrt(1 + lr^2) = {factor:.6g} per step "
             f"({_fmt(simgd.distances[0])} -> {_fmt(simgd.distances[-1])} in "
             f"{len(simgd.distances) - 1} steps), so it does not converge."
@@ -63,12 +63,12 @@ def summary_line(game_name: str, formula: str, lr: float, runs: list) -> str:
     if len(others) == 1:
         run = others[0]
         sentences.append(
-            f"{run.name} {run.verdict} on {formula} "
+            f"{run.name} {run.verdict} on {label} "
             f"(distance to the equilibrium {_fmt(run.distances[0])} -> {_fmt(run.distances[-1])})."
         )
     elif others:
         listed = [f"{words[v]}: {', '.join(names)}" for v, names in groups.items() if names]
-        prefix = "Others" if simgd is not None and game_name == "bilinear" else f"On {formula}"
+        prefix = "Others" if simgd is not None and game_name == "bilinear" else f"On {label},"
         sentences.append(f"{prefix} " + "; ".join(listed) + ".")
     return " ".join(sentences)
 

@@ -16,6 +16,14 @@ def _length(z: np.ndarray) -> np.ndarray:
     return np.linalg.norm(z, axis=-1)
 
 
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + "; ".join(",".join(f"{v:g}" for v in row) for row in value) + "]"
+    return str(value)
+
+
 class Game:
     """A two-player game: x (the first `nx` coordinates) maximises, y (the rest) minimises."""
 
@@ -61,6 +69,14 @@ class Game:
     def distance(self, z: np.ndarray) -> np.ndarray:
         """Distance from each z to the equilibrium (the origin for every built-in game)."""
         return _length(np.asarray(z, dtype=float))
+
+    @property
+    def label(self) -> str:
+        """The formula with its parameters, for summaries and plot titles."""
+        if not self.params:
+            return self.formula
+        values = ", ".join(f"{k}={_short(v)}" for k, v in self.params.items())
+        return f"{self.formula} ({values})"
 
     def describe(self) -> dict:
         return {"name": self.name, "formula": self.formula, **self.params}
@@ -150,11 +166,7 @@ class DiracGan(Game):
             self.params["noise_std"] = noise_std
         # The WGAN-GP penalty (|psi| - 1)^2 has a kink at psi = 0, the equilibrium.
         self.smooth_at_equilibrium = regularizer != "gradient-penalty"
-        self.formula = {
-            "standard": "L = f(psi*theta) + f(0), f(t) = -log(1 + exp(-t))",
-            "non-saturating": "D: f(psi*theta) + f(0); G maximises f(-psi*theta)",
-            "wasserstein": "L = psi*theta",
-        }[loss]
+        self.formula = "Dirac-GAN"
 
     def _fprime(self, t):
         return np.ones_like(t) if self.loss == "wasserstein" else _sigmoid_of_minus(t)

@@ -86,7 +86,7 @@ def _draw_plane(ax, sim, legend_loc: str = "best") -> None:
     ax.set_aspect("equal")
     ax.set_xlabel(f"{player_label(sim.game, 'x')} (maximises)")
     ax.set_ylabel(f"{player_label(sim.game, 'y')} (minimises)")
-    ax.set_title(f"{sim.game.formula}, lr {sim.lr:g}", fontsize=9)
+    ax.set_title(f"{sim.game.label}, lr {sim.lr:g}", fontsize=9)
     ax.legend(fontsize=7, loc=legend_loc, framealpha=0.8)
 
 
@@ -146,7 +146,7 @@ def animate_simulation(sim, target: str) -> None:
             paths[i].set_data(u[: step + 1], w[: step + 1])
             if heads:
                 heads[i].set_data(u[step : step + 1], w[step : step + 1])
-        title.set_text(f"{sim.game.formula}, lr {sim.lr:g}, step {step}")
+        title.set_text(f"{sim.game.label}, lr {sim.lr:g}, step {step}")
         fig.canvas.restore_region(background)
         for artist in moving:
             ax.draw_artist(artist)
@@ -172,7 +172,7 @@ def plot_sweep(game, rows, target: str) -> None:
     left.set_title("< 1: contracts near the equilibrium", fontsize=9)
     right.set_xlabel("lr")
     right.set_ylabel("final distance to the equilibrium")
-    right.set_title(game.formula, fontsize=9)
+    right.set_title(game.label, fontsize=9)
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

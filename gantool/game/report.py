@@ -166,7 +166,7 @@ def simulation_tables(sim: Simulation) -> list:
 
     game = sim.game
     title = (
-        f"{game.name}: {game.formula}  ·  {player_label(game, 'x')} maximises, "
+        f"{game.name}: {game.label}  ·  {player_label(game, 'x')} maximises, "
         f"{player_label(game, 'y')} minimises  ·  start {_point(game, sim.start)}  ·  "
         f"lr {sim.lr:g}  ·  {sim.steps} steps  ·  equilibrium at the origin"
     )
@@ -211,7 +211,7 @@ def _ranges(ranges: list[list[float]]) -> str:
 def sweep_tables(game, steps: int, rows: list[SweepRow]) -> list:
     from rich.table import Table
 
-    out = [f"{game.name}: {game.formula}  ·  {steps} steps per step size"]
+    out = [f"{game.name}: {game.label}  ·  {steps} steps per step size"]
     for row in rows:
         n = len(row.lrs)
         count = n if n <= 2 * SWEEP_ROWS else SWEEP_ROWS

@@ -119,7 +119,7 @@ def simulate(game: Game, optimizers, start: np.ndarray, lr: float, steps: int,
             steps_to_tol=analysis.steps_to_tol(distances, tol),
             growth_per_step=analysis.growth_per_step(distances),
         ))
-    summary = analysis.summary_line(game.name, game.formula, lr, runs)
+    summary = analysis.summary_line(game.name, game.label, lr, runs)
     return Simulation(game, start, lr, steps, tol, runs, summary)
 
 
