@@ -187,6 +187,19 @@ def test_dirac_gan_instance_noise_damps_the_discriminator():
     assert d[-1] < 1e-3
 
 
+def test_dirac_gan_non_saturating_settles_on_a_cycle_not_the_equilibrium():
+    game = fields.DiracGan("non-saturating", "none", 1.0, 1.0)
+    d = game.distance(run(game, updates.SimGD(), 0.1, 20_000, start=[1.0, 1.0]))
+    assert d[-5000:].min() > 0.3 and d[-5000:].max() < 0.6  # a limit cycle of radius ~0.45
+    assert analysis.verdicts(d[:, None], 1e-3)[0] == "cycles"
+    # Over a short run it is still shrinking towards that cycle; the equilibrium repels
+    # (spectral radius > 1), so the verdict still is not "converges".
+    sim = simulate.simulate(game, [("simgd", updates.SimGD())], np.array([1.0, 1.0]), 0.1, 2000,
+                            1e-3)
+    assert sim.runs[0].spectral_radius > 1
+    assert sim.runs[0].verdict == "cycles"
+
+
 def test_dirac_gan_non_saturating_has_the_same_linearisation():
     standard = fields.DiracGan("standard", "none", 1, 1).equilibrium_jacobian()
     ns = fields.DiracGan("non-saturating", "none", 1, 1).equilibrium_jacobian()
@@ -227,8 +240,12 @@ def test_quadratic_field_is_the_gradient_of_its_formula():
 
 def test_verdicts():
     t = np.arange(101)
-    d = np.stack([0.99**t, 1.01**t, 1 + 0.01 * np.sin(t), np.r_[1.0, np.full(100, np.inf)]], 1)
-    assert list(analysis.verdicts(d, 1e-9)) == ["converges", "diverges", "cycles", "diverges"]
+    settles = 0.5 + 0.5 * 0.8**t  # shrinks, then goes round a limit cycle of radius 0.5
+    shrinks_then_grows = np.r_[0.97 ** t[:60], 0.97**59 * 1.05 ** t[1:42]]
+    d = np.stack([0.99**t, 1.01**t, 1 + 0.01 * np.sin(t), np.r_[1.0, np.full(100, np.inf)],
+                  settles, shrinks_then_grows], 1)
+    assert list(analysis.verdicts(d, 1e-9)) == [
+        "converges", "diverges", "cycles", "diverges", "cycles", "diverges"]
     assert analysis.steps_to_tol(0.5**t, 0.1) == 4
     assert analysis.steps_to_tol(np.ones(5), 0.1) is None
     assert analysis.growth_per_step(1.01**t) == pytest.approx(1.01)

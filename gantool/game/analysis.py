@@ -6,9 +6,12 @@ import math
 
 import numpy as np
 
-# A run "cycles" when the largest distance over its last quarter is within this relative band
-# of the largest distance over its first quarter (oscillations of altgd stay inside it).
-CYCLE_BAND = 0.02
+# Judging a run by its distance to the equilibrium, in quarters of the run: compare the largest
+# distance in the last quarter with that in the first (the overall trend) and with that in the
+# third (is it still moving at the end?). Using maxima makes the oscillation of altgd-like runs
+# harmless; the second test catches runs that settle on a limit cycle after shrinking or growing.
+CYCLE_BAND = 0.02  # overall change within +/- 2%: it cycles
+END_BAND = CYCLE_BAND / 3  # a steady geometric trend that passes CYCLE_BAND also passes this
 VERDICTS = ("converges", "cycles", "diverges")
 
 
@@ -16,17 +19,31 @@ def verdicts(distances: np.ndarray, tol: float) -> np.ndarray:
     """converges / cycles / diverges for each run; distances has shape (steps + 1, B)."""
     steps = len(distances) - 1
     window = max(1, steps // 4)
-    with np.errstate(invalid="ignore", over="ignore"):
-        early = distances[: window + 1].max(axis=0)
-        late = distances[-window:].max(axis=0)
-        ratio = np.where(early > 0, late / np.where(early > 0, early, 1.0), np.inf)
-    final = distances[-1]
-    result = np.full(final.shape, "cycles", dtype=object)
-    result[ratio < 1 - CYCLE_BAND] = "converges"
-    result[ratio > 1 + CYCLE_BAND] = "diverges"
-    result[final <= tol] = "converges"
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        first = distances[: window + 1].max(axis=0)
+        third = distances[-2 * window : -window].max(axis=0) if steps >= 2 else first
+        last = distances[-window:].max(axis=0)
+        overall = np.where(first > 0, last / np.where(first > 0, first, 1.0), np.inf)
+        end = np.where(third > 0, last / np.where(third > 0, third, 1.0), np.inf)
+    result = np.full(distances.shape[1:], "cycles", dtype=object)
+    result[(overall < 1 - CYCLE_BAND) & (end < 1 - END_BAND)] = "converges"
+    growing = ((overall > 1 + CYCLE_BAND) & (end > 1 + END_BAND)) | (end > 1 + CYCLE_BAND)
+    result[growing] = "diverges"
+    result[distances[-1] <= tol] = "converges"
     result[~np.isfinite(distances).all(axis=0)] = "diverges"
     return result
+
+
+def with_linearisation(verdict: np.ndarray, radius: np.ndarray | None, final: np.ndarray,
+                       tol: float) -> np.ndarray:
+    """A shrinking run cannot be converging to an equilibrium that repels (spectral radius > 1):
+    it is heading for something else, such as a limit cycle, so call it "cycles"."""
+    if radius is None:
+        return verdict
+    verdict = verdict.copy()
+    repels = np.asarray(radius) > 1 + 1e-9
+    verdict[(verdict == "converges") & repels & (np.asarray(final) > tol)] = "cycles"
+    return verdict
 
 
 def steps_to_tol(distances: np.ndarray, tol: float) -> int | None:

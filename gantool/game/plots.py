@@ -35,6 +35,10 @@ def _written(target: str, suffix: str):
                 shutil.copyfileobj(source, sys.stdout.buffer)
             sys.stdout.buffer.flush()
         else:
+            # mkstemp makes the file private (0600); give it the mode a plain open() would.
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(temp, 0o666 & ~mask)
             os.replace(temp, target)
     finally:
         if os.path.exists(temp):

@@ -17,6 +17,7 @@ from gantool.game.simulate import Simulation, SweepRow
 
 EXCERPT_ROWS = 11  # evenly spaced trajectory rows shown in the table view (plus steps 1-3)
 SWEEP_ROWS = 25  # step sizes shown per optimizer in the table view
+RADIUS_TOL = 1e-9  # eigenvalues of a pure rotation come out as 1 +/- a few ulps
 
 
 def columns(game) -> list[str]:
@@ -157,7 +158,7 @@ def _point(game, values) -> str:
 def excerpt_steps(steps: int) -> list[int]:
     """Steps shown in the table: the first few, then evenly spaced, always the last."""
     chosen = set(range(min(steps, 3) + 1))
-    chosen.update(np.linspace(0, steps, EXCERPT_ROWS - 1).round().astype(int).tolist())
+    chosen.update(np.linspace(0, steps, EXCERPT_ROWS).round().astype(int).tolist())
     return sorted(chosen)
 
 
@@ -231,7 +232,8 @@ def sweep_tables(game, steps: int, rows: list[SweepRow]) -> list:
         converging = stable_ranges(row.lrs, row.verdicts == "converges")
         line = f"{row.name} converges for {_ranges(converging)}"
         if row.spectral_radius is not None:
-            contracting = stable_ranges(row.lrs, row.spectral_radius < 1)
+            # Rotations (altgd, flow on x*y) have radius 1 up to rounding; do not call them < 1.
+            contracting = stable_ranges(row.lrs, row.spectral_radius < 1 - RADIUS_TOL)
             line += f"; its spectral radius is < 1 for {_ranges(contracting)}"
         out.append(f"[bold]{line}.[/bold]")
     return out

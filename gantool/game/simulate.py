@@ -114,7 +114,8 @@ def simulate(game: Game, optimizers, start: np.ndarray, lr: float, steps: int,
             params=optimizer.params,
             trajectory=traj,
             distances=distances,
-            verdict=str(analysis.verdicts(distances[:, None], tol)[0]),
+            verdict=str(analysis.with_linearisation(
+                analysis.verdicts(distances[:, None], tol), radius, distances[-1:], tol)[0]),
             spectral_radius=None if radius is None else float(radius[0]),
             steps_to_tol=analysis.steps_to_tol(distances, tol),
             growth_per_step=analysis.growth_per_step(distances),
@@ -152,6 +153,7 @@ def sweep(game: Game, optimizers, start: np.ndarray, lrs: np.ndarray, steps: int
             lrs=lrs,
             final_distance=distances[-1],
             spectral_radius=radius,
-            verdicts=analysis.verdicts(distances, tol),
+            verdicts=analysis.with_linearisation(
+                analysis.verdicts(distances, tol), radius, distances[-1], tol),
         ))
     return rows
