@@ -191,6 +191,7 @@ def evaluate(
     if base is None:
         raise UsageError("nothing to evaluate: pass --fake, --run or --checkpoint")
     extractor_name = opts.feature_extractor or default_extractor(base)
+    registry.get("feature-extractor", extractor_name)  # an unknown name fails even if unused
     needs_extractor = bool(uses & {"features", "probabilities"}) or save_stats_to is not None
     extractor = _make_extractor(extractor_name, opts, base) if needs_extractor else None
     if extractor is not None and "probabilities" in uses and extractor_name == "identity":
@@ -216,6 +217,8 @@ def evaluate(
         convert = fake_to_real_shape(fake, real, note) if real is not None else None
         _check_counts(fake, "fake")
         _feed(fake, False, metrics, extractor, opts.batch_size, None, convert)
+    if stats_from_file is not None:
+        _check_stats_dim(metrics, len(stats_from_file[0]), extractor_name, real_stats)
     _warn_small_fid(metrics, note)
     scores = [score for metric in metrics for score in metric.compute()]
     saved = None
@@ -251,6 +254,15 @@ def _check_stats_source(saved: str | None, extractor: str, path: str | None) -> 
             f"{path} holds {saved} statistics but the feature extractor is "
             f"{extractor}; pass --feature-extractor {saved}"
         )
+
+
+def _check_stats_dim(metrics: list[Metric], dim: int, extractor: str, path) -> None:
+    for metric in metrics:
+        if metric.name == "fid" and metric.fake.dim not in (0, dim):
+            raise UsageError(
+                f"{path} holds {dim}-d statistics but the {extractor} features "
+                f"are {metric.fake.dim}-d"
+            )
 
 
 def _check_counts(source: Source, side: str) -> None:

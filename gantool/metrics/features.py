@@ -46,10 +46,16 @@ class InceptionExtractor(FeatureExtractor):
     name = "inception"
 
     def __init__(self, weights: str | None = None, device: str = "cpu") -> None:
-        from gantool.metrics.inception import load_fid_inception
+        self.weights, self.device = weights, device
+        self._model = None
 
-        self.device = device
-        self.model = load_fid_inception(weights, device)
+    @property
+    def model(self):
+        if self._model is None:  # loaded on first use: building an extractor is cheap
+            from gantool.metrics.inception import load_fid_inception
+
+            self._model = load_fid_inception(self.weights, self.device)
+        return self._model
 
     @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> Extracted:
@@ -79,10 +85,16 @@ class DigitsExtractor(FeatureExtractor):
     name = "digits"
 
     def __init__(self, weights: str | None = None, device: str = "cpu") -> None:
-        from gantool.metrics.digits import load_digit_classifier
+        self.weights, self.device = weights, device
+        self._model = None
 
-        self.device = device
-        self.model = load_digit_classifier(weights, device)
+    @property
+    def model(self):
+        if self._model is None:
+            from gantool.metrics.digits import load_digit_classifier
+
+            self._model = load_digit_classifier(self.weights, self.device)
+        return self._model
 
     @torch.no_grad()
     def classify_channels(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
