@@ -117,6 +117,11 @@ def train_command(
         config = resume_config(saved, {**file_options, **_given(cli)}, resume_dir)
     else:
         config = build_config(file_options, cli)
+    from gantool import registry
+
+    for kind, name in (("dataset", config.dataset), ("architecture", config.arch),
+                       ("loss", config.loss)):
+        registry.get(kind, name)  # an unknown name fails here, before anything is written
     if dry_run:
         print(json.dumps({**config.to_dict(), "resume": str(resume_dir) if resume_dir else None},
                          indent=2))

@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, nullcontext, suppress
 from pathlib import Path
 
 import torch
@@ -127,10 +127,32 @@ def _trim_metrics(path: Path, last_step: int) -> list[dict]:
 
 def train(config: TrainConfig, *, resume_dir: Path | None = None,
           reporter: Reporter | None = None, world: World | None = None) -> Path:
-    """Train a GAN as `config` says (continuing `resume_dir` if given); returns the run dir."""
+    """Train a GAN as `config` says (continuing `resume_dir` if given); returns the run dir.
+
+    The run directory is locked first (rank 0), so a second trainer is refused at once.
+    """
     world = world or world_from_env()
-    log = reporter or Reporter(enabled=world.is_main)
     c = config
+    run_dir = resume_dir or new_run_dir(c.runs_root, c.name, c.run_dir,
+                                        f"{c.dataset}-{c.arch}-{c.loss}")
+    with RunLock(run_dir) if world.is_main else nullcontext():
+        try:
+            _train(c, run_dir, resume_dir is not None,
+                   reporter or Reporter(enabled=world.is_main), world)
+        except BaseException:
+            if world.is_main and resume_dir is None and not (run_dir / "config.json").exists():
+                _remove_empty_run(run_dir)  # failed before it began: leave nothing behind
+            raise
+    return run_dir
+
+
+def _remove_empty_run(run_dir: Path) -> None:
+    (run_dir / ".lock").unlink(missing_ok=True)
+    with suppress(OSError):
+        run_dir.rmdir()
+
+
+def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: World) -> None:
     device = resolve_device(c.device)
     torch.manual_seed(c.seed)
 
@@ -183,17 +205,14 @@ def train(config: TrainConfig, *, resume_dir: Path | None = None,
                  "sample_shape": list(dataset.sample_shape), "num_classes": dataset.num_classes,
                  "modes": dataset.modes, "mode_std": dataset.mode_std}
 
-    # ---- the run directory (rank 0 writes; the lock keeps a second trainer out)
-    run_dir = resume_dir or new_run_dir(c.runs_root, c.name, c.run_dir,
-                                        f"{c.dataset}-{c.arch}-{c.loss}")
+    # ---- the run directory (rank 0 writes)
     resolved = {**c.to_dict(), "steps": total, "z_dim": z_dim, "gp": gp_weight,
                 "device_resolved": str(device), "world_size": world.size,
                 "arch_kwargs": arch["kwargs"]}
-    lock = RunLock(run_dir) if world.is_main else nullcontext()
-    with lock, _StopSignals() as stop, ExitStack() as closing:
+    with _StopSignals() as stop, ExitStack() as closing:
         ckpt_dir, samples_dir = run_dir / "checkpoints", run_dir / "samples"
         step, records = 0, []
-        if resume_dir is not None:
+        if resuming:
             ckpt.remove_stale_temps(ckpt_dir)
             state = ckpt.load_checkpoint(ckpt.latest_checkpoint(run_dir))
             if state["arch"]["name"] != c.arch:
@@ -262,7 +281,7 @@ def train(config: TrainConfig, *, resume_dir: Path | None = None,
                 grids.save_progress_gif(sorted(samples_dir.glob("step-*.png")),
                                         run_dir / "progress.gif")
 
-        if resume_dir is None:
+        if not resuming:
             log.info(f"training {c.arch} on {c.dataset} ({len(dataset)} samples"
                      f"{', the bundled default' if c.dataset == 'mnist-5k' else ''}) with the "
                      f"{c.loss} loss for {total} steps on {device}; run directory {run_dir}")
@@ -381,7 +400,6 @@ def train(config: TrainConfig, *, resume_dir: Path | None = None,
             write_json(run_dir / "summary.json", {
                 "steps": step, "last": records[-1] if records else None,
                 "diagnostics": monitor.state_dict()["counts"], "checks": monitor.checks})
-    return run_dir
 
 
 def registry_r1(D, real, y, gamma):

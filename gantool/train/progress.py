@@ -18,7 +18,8 @@ def format_record(r: dict, total: int) -> str:
              f"|grad| G {r['grad_g']:.3g} D {r['grad_d']:.3g}",
              f"{r['img_per_s']:.0f} img/s"]
     if "modes_hit" in r:
-        parts.append(f"modes {r['modes_hit']}/{r['modes_total']}")
+        parts.append(f"modes {r['modes_hit']}/{r['modes_total']} (near {r['modes_near']}, "
+                     f"{100 * r['near_share']:.0f}% of samples)")
     if "diversity" in r:
         parts.append(f"diversity {100 * r['diversity']:.0f}%")
     flags = [k for k, on in r.get("diag", {}).items() if on]

@@ -1,0 +1,148 @@
+"""The training loop in-process: steps move the weights, losses are finite, config merging,
+NaN stops cleanly, the run directory is complete, and a locked run is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from gantool import registry
+from gantool.errors import GantoolError, UsageError
+from gantool.losses import NonSaturating
+from gantool.train.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from gantool.train.config import TrainConfig, build_config, read_toml, resume_config
+from gantool.train.loop import train
+from gantool.train.progress import Reporter
+from gantool.train.rundir import RunLock
+
+
+def quiet() -> Reporter:
+    return Reporter(enabled=False)
+
+
+def tiny(tmp_path, **options) -> TrainConfig:
+    base = {"dataset": "ring8", "arch": "mlp2d", "steps": 6, "batch_size": 32,
+            "log_every": 2, "sample_every": 3, "checkpoint_every": 3,
+            "runs_root": str(tmp_path / "runs"), "name": "t", "device": "cpu"}
+    return build_config({}, {**base, **options})
+
+
+def test_a_few_steps_move_the_weights_and_write_the_run_directory(tmp_path):
+    config = tiny(tmp_path, dataset="mnist-5k", arch="mlp", steps=4, sample_every=2)
+    run = train(config, reporter=quiet())
+    first = load_checkpoint(run / "checkpoints" / "step-000003.pt")
+    last = load_checkpoint(latest_checkpoint(run))
+    assert last["step"] == 4
+    moved = [not torch.equal(first["G"][k], last["G"][k]) for k in last["G"]]
+    assert any(moved), "G's weights did not change between steps 3 and 4"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4]
+    for r in records:
+        for key in ("loss_d", "loss_g", "d_real", "d_fake", "grad_g", "grad_d", "img_per_s"):
+            assert torch.isfinite(torch.tensor(r[key])), key
+        assert set(r["diag"]) == {"diminished_gradient", "non_convergence", "mode_collapse"}
+        assert r["diversity"] > 0
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step-000000.png", "step-000002.png", "step-000004.png"]
+    for name in ("config.json", "losses.png", "progress.gif", "summary.json"):
+        assert (run / name).stat().st_size > 0, name
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["options"]["steps"] == 4 and saved["seed"] == 0
+    assert set(saved["versions"]) == {"gantool", "torch", "python"}
+    assert (tmp_path / "runs" / "latest").resolve() == run.resolve()
+
+
+def test_keep_last_prunes_old_checkpoints(tmp_path):
+    run = train(tiny(tmp_path, steps=6, checkpoint_every=1, keep_last=2), reporter=quiet())
+    assert [s for s, _ in list_checkpoints(run / "checkpoints")] == [5, 6]
+    assert (run / "checkpoints" / "last").read_text().strip() == "step-000006.pt"
+
+
+def test_2d_runs_count_modes(tmp_path):
+    run = train(tiny(tmp_path), reporter=quiet())
+    record = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["modes_total"] == 8 and 0 <= record["modes_hit"] <= 8
+
+
+class NaNAfter(NonSaturating):
+    """Finite for the first `calls` D losses, then NaN: a run that diverges on cue."""
+
+    calls = 0
+
+    def d_loss(self, real_logits, fake_logits):
+        NaNAfter.calls += 1
+        loss = super().d_loss(real_logits, fake_logits)
+        return loss * float("nan") if NaNAfter.calls > 4 else loss
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    registry.register("loss", "nan-after-4", "test loss that turns NaN")(NaNAfter)
+    NaNAfter.calls = 0
+    config = tiny(tmp_path, loss="nan-after-4", steps=20, checkpoint_every=2, log_every=1)
+    with pytest.raises(GantoolError, match=r"diverged.*step-000004\.pt"):
+        train(config, reporter=quiet())
+    run = tmp_path / "runs" / "t"
+    assert [s for s, _ in list_checkpoints(run / "checkpoints")] == [2, 4]
+    state = load_checkpoint(latest_checkpoint(run))
+    assert all(torch.isfinite(v).all() for v in state["G"].values())
+
+
+def test_a_locked_run_is_refused(tmp_path):
+    run = train(tiny(tmp_path), reporter=quiet())
+    config = resume_config(json.loads((run / "config.json").read_text())["options"],
+                           {"steps": 8}, run)
+    with RunLock(run), pytest.raises(GantoolError, match="being trained by pid"):
+        train(config, resume_dir=run, reporter=quiet())
+
+
+def test_a_new_run_never_overwrites_an_old_one(tmp_path):
+    train(tiny(tmp_path), reporter=quiet())
+    with pytest.raises(UsageError, match="already holds a run"):
+        train(tiny(tmp_path), reporter=quiet())
+
+
+def test_toml_keys_are_option_names_and_flags_override_them(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('lr-g = 1e-4\nd-steps = 2\nloss = "minimax"\nema = 0.99\n')
+    file_options = read_toml(path)
+    config = build_config(file_options, {"lr_g": 3e-4})
+    assert (config.lr_g, config.d_steps, config.loss, config.ema) == (3e-4, 2, "minimax", 0.99)
+    round_trip = tmp_path / "back.toml"
+    round_trip.write_text("".join(f"{k.replace('_', '-')} = {json.dumps(v)}\n"
+                                  for k, v in config.to_dict().items() if v is not None))
+    assert build_config(read_toml(round_trip), {}) == config
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("learning-rate = 1\n", "unknown key 'learning-rate'"),
+    ("steps = 'ten'\n", "must be an integer"),
+    ("lr-d = true\n", "must be a number"),
+    ("augment = 1\n", "must be true or false"),
+    ("steps = [\n", "not valid TOML"),
+])
+def test_bad_toml_is_refused_with_the_key(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=message):
+        read_toml(path)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"batch_size": 0}, "--batch-size"),
+    ({"lr_g": -1.0}, "--lr-g"),
+    ({"ema": 1.0}, "--ema"),
+    ({"steps": 5, "epochs": 2}, "not both"),
+    ({"device": "tpu"}, "--device"),
+])
+def test_bad_options_are_refused(options, message):
+    with pytest.raises(UsageError, match=message):
+        build_config({}, options)
+
+
+def test_resume_refuses_to_change_what_is_trained(tmp_path):
+    saved = TrainConfig(steps=10).to_dict()
+    with pytest.raises(UsageError, match="--loss cannot change"):
+        resume_config(saved, {"loss": "hinge"}, tmp_path)
+    assert resume_config(saved, {"steps": 20, "loss": saved["loss"]}, tmp_path).steps == 20
