@@ -134,6 +134,21 @@ def test_plot_and_animation_are_real_images(cli, tmp_path):
         assert image.format == "GIF" and image.n_frames > 10
 
 
+def test_runs_that_overflow_are_reported_without_warnings(cli, tmp_path):
+    # a = c = 1: each player's own term pushes it away; simgd and flow overflow to inf.
+    target = tmp_path / "away.png"
+    result = cli("game-sim", "-g", "quadratic", "--a", "1", "--c", "1",
+                 "-o", "simgd,flow,consensus", "--lr", "0.5", "--steps", "3000",
+                 "--format", "json", "--plot", str(target))
+    runs = {r["name"]: r for r in json.loads(ok(result))["optimizers"]}
+    assert result.stderr.decode() == f"wrote {target}\n"
+    assert runs["simgd"]["verdict"] == runs["flow"]["verdict"] == "diverges"
+    assert runs["simgd"]["distance_end"] is None  # inf is not JSON: null
+    assert runs["consensus"]["verdict"] == "converges"
+    with Image.open(target) as image:
+        assert image.format == "PNG"
+
+
 def test_plot_to_stdout_moves_the_table_to_stderr(cli):
     result = cli("game-sim", "--steps", "10", "--plot", "-")
     assert result.returncode == 0, result.stderr.decode()

@@ -119,11 +119,15 @@ def game_sim_command(
     optimizers = simulate.build_optimizers(names, {"gamma": consensus_gamma, "beta": beta})
     start = simulate.start_point(the_game, x, y)
     to_stdout = "-" not in (plot, animate)
-    if spec is None:
-        _simulate(the_game, optimizers, start, lr, steps, tol, output_format, plot, animate,
-                  to_stdout)
-    else:
-        _sweep(the_game, optimizers, start, spec, steps, tol, output_format, plot, to_stdout)
+    import numpy as np
+
+    # A diverging run overflows to inf by design; the verdict reports it, warnings would be noise.
+    with np.errstate(all="ignore"):
+        if spec is None:
+            _simulate(the_game, optimizers, start, lr, steps, tol, output_format, plot, animate,
+                      to_stdout)
+        else:
+            _sweep(the_game, optimizers, start, spec, steps, tol, output_format, plot, to_stdout)
 
 
 def _check_outputs(plot, animate, spec, output_format) -> None:

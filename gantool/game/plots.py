@@ -96,8 +96,16 @@ def _draw_plane(ax, sim, legend_loc: str = "best") -> None:
 
 def _draw_distances(ax, sim, legend_loc: str = "best") -> None:
     steps = np.arange(sim.steps + 1)
+    shown = []
     for color, run in zip(COLORS * 10, sim.runs, strict=False):
-        ax.semilogy(steps, np.maximum(run.distances, 1e-300), color=color, label=run.name)
+        # Steps beyond 1e200 (or overflowed to inf) are left out: matplotlib's log axis fails on
+        # ranges near the float limits. Values below 1e-200 are drawn at 1e-200.
+        d = np.where(run.distances <= 1e200, np.maximum(run.distances, 1e-200), np.nan)
+        ax.semilogy(steps, d, color=color, label=run.name)
+        shown.append(d[np.isfinite(d)])
+    values = np.concatenate(shown)
+    if values.size:
+        ax.set_ylim(values.min() / 2, values.max() * 2)
     ax.set_xlim(0, sim.steps)
     ax.set_xlabel("step")
     ax.set_ylabel("distance to the equilibrium")
@@ -132,7 +140,8 @@ def animate_simulation(sim, target: str) -> None:
     else:
         _draw_distances(ax, sim, legend_loc="upper left")
         steps = np.arange(sim.steps + 1, dtype=float)
-        series = [(steps, np.maximum(run.distances, 1e-300)) for run in sim.runs]
+        series = [(steps, np.where(run.distances <= 1e200, np.maximum(run.distances, 1e-200),
+                                   np.nan)) for run in sim.runs]
         paths, heads = ax.get_lines()[: len(sim.runs)], []
     title = ax.set_title("", fontsize=9)
     # Blitting by hand: draw the field, axes and legend once, then per frame restore that
@@ -168,8 +177,8 @@ def plot_sweep(game, rows, target: str) -> None:
     for color, row in zip(COLORS * 10, rows, strict=False):
         if row.spectral_radius is not None:
             left.plot(row.lrs, row.spectral_radius, color=color, label=row.name)
-        finite = np.where(np.isfinite(row.final_distance), row.final_distance, np.nan)
-        right.semilogy(row.lrs, np.maximum(finite, 1e-300), color=color, label=row.name)
+        shown = np.where(row.final_distance <= 1e200, row.final_distance, np.nan)
+        right.semilogy(row.lrs, np.maximum(shown, 1e-200), color=color, label=row.name)
     left.axhline(1.0, color="black", lw=0.8, ls="--")
     left.set_xlabel("lr")
     left.set_ylabel("spectral radius of the linearised update")

@@ -17,7 +17,7 @@ from gantool.game.updates import Optimizer
 GAME_FLAGS = {"matrix": "--matrix", "a": "--a", "b": "--b", "c": "--c", "loss": "--loss",
               "regularizer": "--regularizer", "gamma": "--gamma", "noise_std": "--noise-std"}
 OPTIMIZER_FLAGS = {"gamma": "--consensus-gamma", "beta": "--beta"}
-MAX_VALUES = 200_000_000  # trajectory floats kept in memory (1.6 GB): refuse bigger runs
+MAX_VALUES = 50_000_000  # trajectory floats kept in memory (400 MB): refuse bigger runs
 
 
 def _accepted(factory) -> set[str]:
