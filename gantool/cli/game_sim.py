@@ -91,9 +91,13 @@ def game_sim_command(
     Player A holds x and maximises V, player B holds y and minimises it; the lecture's
     simultaneous steps dx = +lr dV/dx, dy = -lr dV/dy spiral away from the equilibrium (0, 0).
 
-    Examples: [bold]gantool game-sim --x 2 --y 2[/bold]
-    [bold]gantool game-sim -o simgd,altgd,extragradient --plot xy.png[/bold]
-    [bold]gantool game-sim -o simgd,ogda --sweep-lr 0.01:1:100 --format csv[/bold]
+    Example: gantool game-sim --x 2 --y 2
+
+    Compare: gantool game-sim -o simgd,altgd,extragradient --plot xy.png
+
+    Sweep: gantool game-sim -o simgd,ogda --sweep-lr 0.01:1:100 --format csv
+
+    Details, theory and output formats: docs/game-sim.md.
     """
     # The matrices here are at most a few dozen wide; OpenBLAS's thread pool would cost more
     # to start (hundreds of ms) than all the linear algebra in a run.
