@@ -19,8 +19,7 @@ from gantool.metrics.frechet import frechet_distance
 
 def frechet_sqrtm(mu1, sigma1, mu2, sigma2) -> float:
     """The baseline, as pytorch-fid computes it (without its retry-on-singular branch)."""
-    covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
-    covmean = covmean.real
+    covmean = linalg.sqrtm(sigma1.dot(sigma2)).real
     diff = mu1 - mu2
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 

@@ -97,3 +97,23 @@ def test_offline_without_weights_is_one_clear_error(tmp_path):
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert WEIGHTS_NAME in lines[0] and "--inception-weights" in lines[0]
     assert str(tmp_path / "hub" / "hub" / "checkpoints") in lines[0]  # $TORCH_HOME/hub
+
+
+@pytest.mark.slow
+def test_evaluate_runs_the_inception_extractor_from_a_weights_file(tmp_path, cli):
+    import json
+
+    import numpy as np
+
+    torch.save(random_state_dict(seed=3), tmp_path / "w.pth")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "fake.npz", data=rng.integers(0, 256, (3, 16, 16, 3), dtype=np.uint8))
+    np.savez(tmp_path / "real.npz", data=rng.integers(0, 256, (3, 16, 16, 3), dtype=np.uint8))
+    result = cli("evaluate", "--fake", str(tmp_path / "fake.npz"), "--real",
+                 str(tmp_path / "real.npz"), "--inception-weights", str(tmp_path / "w.pth"),
+                 "--metrics", "fid,is", "--is-splits", "1", "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    report = json.loads(result.stdout)
+    assert report["feature_extractor"] == "inception"  # the default for 16x16 images
+    assert report["metrics"]["fid"]["value"] > 0 and report["metrics"]["is"]["value"] >= 1
+    assert "fewer than the 2048 feature dimensions" in result.stderr.decode()

@@ -66,13 +66,8 @@ class InceptionExtractor(FeatureExtractor):
         return Extracted(pool.double().cpu(), logits.double().softmax(1).cpu())
 
     def describe(self, sample_shape: tuple[int, ...]) -> str:
-        channels, height, width = sample_shape
-        grey = "grey repeated to RGB, " if channels == 1 else ""
-        return (
-            f"{grey}{height}x{width} resized to 299x299 (bilinear)"
-            if (height, width) != (299, 299)
-            else grey.rstrip(", ")
-        )
+        # Resizing to 299x299 is part of the FID network itself; only grey input is unusual.
+        return "grey images repeated to RGB" if sample_shape[0] == 1 else ""
 
 
 class DigitsExtractor(FeatureExtractor):
