@@ -103,9 +103,9 @@ def game_sim_command(
     # to start (hundreds of ms) than all the linear algebra in a run.
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from gantool.game import games, parse
+    from gantool.game import parse
 
-    games.choice(output_format, FORMATS, "--format")
+    parse.choice(output_format, FORMATS, "--format")
     parse.positive(lr, "--lr")
     parse.positive(tol, "--tol")
     if steps <= 0:

@@ -7,7 +7,6 @@ Registering imports nothing heavy: numpy is imported when a game is built, so
 
 from __future__ import annotations
 
-import difflib
 import math
 
 from gantool.errors import UsageError
@@ -17,15 +16,6 @@ from gantool.registry import register
 DEFAULT_MATRIX = "1,0;0,1"
 LOSSES = ("standard", "non-saturating", "wasserstein")
 REGULARIZERS = ("none", "r1", "r2", "gradient-penalty", "instance-noise")
-
-
-def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
-    """`value` if it is one of `allowed`, else a UsageError naming them and the closest one."""
-    if value in allowed:
-        return value
-    close = difflib.get_close_matches(value, allowed, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UsageError(f"unknown {option} {value!r}.{hint} Known: {', '.join(allowed)}")
 
 
 @register("game", "bilinear", "V = x*y, the lecture's game: x maximises, y minimises (default)")
@@ -60,8 +50,8 @@ def dirac_gan(
 ):
     from gantool.game import fields
 
-    choice(loss, LOSSES, "--loss")
-    choice(regularizer, REGULARIZERS, "--regularizer")
+    parse.choice(loss, LOSSES, "--loss")
+    parse.choice(regularizer, REGULARIZERS, "--regularizer")
     if gamma is not None and regularizer not in ("r1", "r2", "gradient-penalty"):
         raise UsageError("--gamma applies only with --regularizer r1, r2 or gradient-penalty")
     if noise_std is not None and regularizer != "instance-noise":

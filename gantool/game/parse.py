@@ -6,6 +6,7 @@ becomes one UsageError line naming the option.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,3 +108,12 @@ def check_target(target: str, suffix: str, option: str) -> None:
         raise UsageError(f"{option}: folder {str(path.parent)!r} does not exist")
     if path.is_dir():
         raise UsageError(f"{option}: {target!r} is a folder")
+
+
+def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    """`value` if it is one of `allowed`, else a UsageError naming them and the closest one."""
+    if value in allowed:
+        return value
+    close = difflib.get_close_matches(value, allowed, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UsageError(f"unknown {option} {value!r}.{hint} Known: {', '.join(allowed)}")
