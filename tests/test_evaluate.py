@@ -288,3 +288,18 @@ def test_table_output_and_conversion_note(tmp_path, cli, digits):
     assert "fid" in out and "precision" in out and "coverage" in out
     assert "3x32x32 converted to the real images' 1x28x28" in err
     assert "fewer than the 128 feature dimensions" in err  # 50 samples < 128-d features
+
+
+def test_real_statistics_alone_can_be_saved(tmp_path, capsys, digits):
+    from gantool.cli import main
+
+    np.savez(tmp_path / "real.npz", data=digits[:200])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--real", str(tmp_path / "real.npz"), "--save-stats",
+              str(tmp_path / "s.npz"), "--json"])
+    assert exit_info.value.code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["metrics"] == {} and report["saved_stats"] == str(tmp_path / "s.npz")
+    with np.load(tmp_path / "s.npz") as saved:
+        assert saved["mu"].shape == (128,) and int(saved["n"]) == 200
+        assert str(saved["feature_extractor"]) == "digits"

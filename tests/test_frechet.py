@@ -92,3 +92,23 @@ def test_streaming_stats_need_two_samples():
     stats.update(torch.zeros(1, 3))
     with pytest.raises(GantoolError, match="at least 2"):
         stats.mean_cov()
+
+
+def test_fid_state_does_not_grow_with_the_number_of_samples():
+    from gantool.metrics.fid import FID
+
+    def state_numbers(metric: FID) -> int:
+        tensors = [t for s in (metric.real, metric.fake) for t in vars(s).values()
+                   if isinstance(t, torch.Tensor)]
+        return sum(t.numel() for t in tensors)
+
+    metric = FID()
+    batch = torch.randn(50, 16)
+    metric.update(batch, real=True)
+    metric.update(batch, real=False)
+    after_one = state_numbers(metric)
+    for _ in range(40):  # 2,000 more samples per side
+        metric.update(torch.randn(50, 16), real=True)
+        metric.update(torch.randn(50, 16), real=False)
+    assert state_numbers(metric) == after_one == 2 * (16 + 16 + 16 * 16)
+    assert metric.compute()[0].n == 2050
