@@ -128,7 +128,18 @@ def fake_to_real_shape(fake: Source, real: Source, note: Callable[[str], None]):
     return convert
 
 
-def load_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray, int | None, str | None]:
+@dataclass
+class RealStats:
+    """Precomputed real feature statistics (pytorch-fid's mu / sigma, plus what gantool adds)."""
+
+    path: str
+    mu: np.ndarray
+    sigma: np.ndarray
+    n: int | None = None
+    feature_extractor: str | None = None
+
+
+def load_stats(path: str | Path) -> RealStats:
     """mu, sigma (pytorch-fid's keys), and the count and extractor when gantool wrote them."""
     from gantool.io import read_arrays
 
@@ -145,7 +156,7 @@ def load_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray, int | None, st
         raise UsageError(f"{path}: sigma must be a finite {len(mu)}x{len(mu)} matrix matching mu")
     n = int(arrays["n"]) if "n" in arrays else None
     extractor = str(arrays["feature_extractor"]) if "feature_extractor" in arrays else None
-    return mu, sigma, n, extractor
+    return RealStats(str(path), mu, sigma, n, extractor)
 
 
 def save_stats(path: str | Path, stats: GaussianStats, extractor: str) -> None:
@@ -165,76 +176,90 @@ def evaluate(
     note: Callable[[str], None] = lambda _: None,
 ) -> Report:
     """Score `fake` against `real` (or `real_stats`) with `opts.metrics`; see docs/evaluate.md."""
-    names = list(dict.fromkeys(opts.metrics)) if fake is not None else []
-    for name in names:
-        registry.get("metric", name)  # unknown names fail before any work
-    mixture = real if real is not None and real.modes is not None else fake
-    metrics = build_metrics(names, opts, mixture)
-    uses = {m.uses for m in metrics}
-    real_needed = [m for m in metrics if m.needs_real]
-    stats_from_file = None
-    if real_stats is not None:
-        stats_from_file = load_stats(real_stats)
-        others = [m.name for m in real_needed if m.name != "fid"]
-        if others and real is None:
-            raise UsageError(
-                f"--real-stats serves fid only; {', '.join(others)} need --real samples"
-            )
-    if real_needed and real is None and stats_from_file is None:
-        raise UsageError(
-            f"{', '.join(m.name for m in real_needed)} need real samples: "
-            "pass --real (a dataset, folder or array) or --real-stats"
-        )
-    if save_stats_to is not None and real is None:
-        raise UsageError("--save-stats writes the real samples' statistics: pass --real")
+    stats = load_stats(real_stats) if real_stats is not None else None
+    metrics = _plan_metrics(fake, real, stats, save_stats_to, opts)
     base = real if real is not None else fake
-    if base is None:
-        raise UsageError("nothing to evaluate: pass --fake, --run or --checkpoint")
     extractor_name = opts.feature_extractor or default_extractor(base)
-    registry.get("feature-extractor", extractor_name)  # an unknown name fails even if unused
-    needs_extractor = bool(uses & {"features", "probabilities"}) or save_stats_to is not None
-    extractor = _make_extractor(extractor_name, opts, base) if needs_extractor else None
-    if extractor is not None and "probabilities" in uses and extractor_name == "identity":
-        raise UsageError(
-            "metric 'is' needs class probabilities: use --feature-extractor inception or digits"
-        )
-    if extractor is not None and base.is_image:
-        how = extractor.describe(base.sample_shape)
-        if how:
-            note(f"{extractor_name} features: {how}")
-
-    real_stats_acc = GaussianStats() if save_stats_to is not None else None
-    for metric in metrics:
-        if metric.name == "fid" and stats_from_file is not None:
-            _check_stats_source(stats_from_file[3], extractor_name, real_stats)
-            metric.set_real_stats(*stats_from_file[:3])
-    real_consumers = [m for m in real_needed if not (m.name == "fid" and stats_from_file)]
-    if real is not None and (real_consumers or real_stats_acc is not None):
-        if fake is not None and real_consumers:
+    extractor = _choose_extractor(extractor_name, metrics, base, opts, save_stats_to, note)
+    if stats is not None:
+        _use_real_stats(metrics, stats, extractor_name)
+    # Real side: every metric that compares, except FID when its statistics came from a file.
+    real_metrics = [m for m in metrics if m.needs_real and not (m.name == "fid" and stats)]
+    real_acc = GaussianStats() if save_stats_to is not None else None
+    if real is not None and (real_metrics or real_acc is not None):
+        if real_metrics:
             _check_counts(real, "real")
-        _feed(real, True, real_consumers, extractor, opts.batch_size, real_stats_acc)
+        _feed(real, True, real_metrics, extractor, opts.batch_size, real_acc)
     if fake is not None and metrics:
         convert = fake_to_real_shape(fake, real, note) if real is not None else None
         _check_counts(fake, "fake")
         _feed(fake, False, metrics, extractor, opts.batch_size, None, convert)
-    if stats_from_file is not None:
-        _check_stats_dim(metrics, len(stats_from_file[0]), extractor_name, real_stats)
+    if stats is not None:
+        _check_stats_dim(metrics, len(stats.mu), extractor_name, stats.path)
     _warn_small_fid(metrics, note)
     scores = [score for metric in metrics for score in metric.compute()]
-    saved = None
-    if real_stats_acc is not None:
-        save_stats(save_stats_to, real_stats_acc, extractor_name)
-        saved = str(save_stats_to)
-    n_real = real.n if real is not None else (stats_from_file[2] if stats_from_file else None)
+    if real_acc is not None:
+        save_stats(save_stats_to, real_acc, extractor_name)
     return Report(
         scores,
         extractor_name if extractor is not None else None,
         real.label if real is not None else real_stats,
         fake.label if fake is not None else None,
         fake.n if fake is not None else None,
-        n_real,
-        saved,
+        real.n if real is not None else (stats.n if stats else None),
+        None if real_acc is None else str(save_stats_to),
     )
+
+
+def _plan_metrics(fake, real, stats, save_stats_to, opts: Options) -> list[Metric]:
+    """The metrics to run, after checking that the inputs can feed them."""
+    names = list(dict.fromkeys(opts.metrics)) if fake is not None else []
+    for name in names:
+        registry.get("metric", name)  # unknown names fail before any work
+    mixture = real if real is not None and real.modes is not None else fake
+    metrics = build_metrics(names, opts, mixture)
+    comparing = [m.name for m in metrics if m.needs_real]
+    if real is None and stats is not None and [n for n in comparing if n != "fid"]:
+        others = ", ".join(n for n in comparing if n != "fid")
+        raise UsageError(f"--real-stats serves fid only; {others} need --real samples")
+    if real is None and stats is None and comparing:
+        raise UsageError(
+            f"{', '.join(comparing)} need real samples: "
+            "pass --real (a dataset, folder or array) or --real-stats"
+        )
+    if save_stats_to is not None and real is None:
+        raise UsageError("--save-stats writes the real samples' statistics: pass --real")
+    if real is None and fake is None:
+        raise UsageError("nothing to evaluate: pass --fake, --run or --checkpoint")
+    return metrics
+
+
+def _choose_extractor(name, metrics, base: Source, opts, save_stats_to, note):
+    """The feature extractor, or None when no metric needs features or probabilities."""
+    registry.get("feature-extractor", name)  # an unknown name fails even if unused
+    uses = {m.uses for m in metrics}
+    if not (uses & {"features", "probabilities"} or save_stats_to is not None):
+        return None
+    extractor = _make_extractor(name, opts, base)
+    if "probabilities" in uses and name == "identity":
+        raise UsageError(
+            "metric 'is' needs class probabilities: use --feature-extractor inception or digits"
+        )
+    how = extractor.describe(base.sample_shape) if base.is_image else ""
+    if how:
+        note(f"{name} features: {how}")
+    return extractor
+
+
+def _use_real_stats(metrics: list[Metric], stats: RealStats, extractor: str) -> None:
+    if stats.feature_extractor is not None and stats.feature_extractor != extractor:
+        raise UsageError(
+            f"{stats.path} holds {stats.feature_extractor} statistics but the feature extractor "
+            f"is {extractor}; pass --feature-extractor {stats.feature_extractor}"
+        )
+    for metric in metrics:
+        if metric.name == "fid":
+            metric.set_real_stats(stats.mu, stats.sigma, stats.n)
 
 
 def _make_extractor(name: str, opts: Options, base: Source) -> FeatureExtractor:
@@ -246,14 +271,6 @@ def _make_extractor(name: str, opts: Options, base: Source) -> FeatureExtractor:
             "points: use --feature-extractor identity"
         )
     return extractor
-
-
-def _check_stats_source(saved: str | None, extractor: str, path: str | None) -> None:
-    if saved is not None and saved != extractor:
-        raise UsageError(
-            f"{path} holds {saved} statistics but the feature extractor is "
-            f"{extractor}; pass --feature-extractor {saved}"
-        )
 
 
 def _check_stats_dim(metrics: list[Metric], dim: int, extractor: str, path) -> None:
