@@ -57,6 +57,7 @@ def train_classifier_command(
         "trained_on": "mnist-5k",
         "gantool": __version__,
         "torch": torch.__version__,
+        "torch_threads": str(torch.get_num_threads()),
     }
     if accuracy is not None:
         metadata["mnist_test_accuracy"] = f"{accuracy:.4f}"
