@@ -120,6 +120,7 @@ def _png_name(i: int, n: int) -> str:
 def _write(array, out: str, format: str, columns, meta: dict, labels) -> None:
     import numpy as np
 
+    from gantool import sampling
     from gantool.train import grids
     from gantool.train.rundir import atomic_write
 
@@ -148,7 +149,7 @@ def _write(array, out: str, format: str, columns, meta: dict, labels) -> None:
         def save(handle):
             if format == "npz":
                 extra = {"labels": labels.numpy()} if labels is not None else {}
-                np.savez(handle, data=array, **extra)
+                sampling.save_npz(handle, data=array, **extra)
             else:
                 np.save(handle, array, allow_pickle=False)
         if stdout:
