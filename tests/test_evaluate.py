@@ -303,3 +303,21 @@ def test_real_statistics_alone_can_be_saved(tmp_path, capsys, digits):
     with np.load(tmp_path / "s.npz") as saved:
         assert saved["mu"].shape == (128,) and int(saved["n"]) == 200
         assert str(saved["feature_extractor"]) == "digits"
+
+
+def test_pytorch_fid_statistics_files_are_read(tmp_path, capsys, digits):
+    """pytorch-fid's --save-stats writes np.savez_compressed(mu=..., sigma=...) and nothing else."""
+    from gantool.cli import main
+    from gantool.metrics.features import DigitsExtractor
+
+    features = DigitsExtractor()(load_dataset("mnist-5k").data[::25]).features.numpy()
+    np.savez_compressed(tmp_path / "ref.npz", mu=features.mean(0),
+                        sigma=np.cov(features, rowvar=False))
+    np.savez(tmp_path / "fake.npz", data=digits[:300])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--fake", str(tmp_path / "fake.npz"), "--real-stats",
+              str(tmp_path / "ref.npz"), "--metrics", "fid", "--json"])
+    assert exit_info.value.code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_real"] is None and report["real"] == str(tmp_path / "ref.npz")
+    assert 0 < report["metrics"]["fid"]["value"] < 1000
