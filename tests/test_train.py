@@ -146,3 +146,12 @@ def test_resume_refuses_to_change_what_is_trained(tmp_path):
     with pytest.raises(UsageError, match="--loss cannot change"):
         resume_config(saved, {"loss": "hinge"}, tmp_path)
     assert resume_config(saved, {"steps": 20, "loss": saved["loss"]}, tmp_path).steps == 20
+
+
+def test_epochs_count_whole_passes_over_the_data(tmp_path):
+    config = tiny(tmp_path, dataset="mnist-5k", arch="mlp", image_size=8, batch_size=1000,
+                  steps=None, epochs=2, log_every=5, checkpoint_every=100, sample_every=100)
+    run = train(config, reporter=quiet())
+    state = load_checkpoint(latest_checkpoint(run))
+    assert state["step"] == 10  # 5,000 digits / 1,000 per batch = 5 steps per epoch
+    assert json.loads((run / "config.json").read_text())["options"]["steps"] == 10
