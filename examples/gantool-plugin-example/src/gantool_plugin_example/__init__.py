@@ -12,7 +12,9 @@ from gantool.registry import register
 __version__ = "0.1.0"
 
 
-@register("architecture", "maxout-mlp", "MLP generator + maxout discriminator (Goodfellow et al. 2014)")
+@register(
+    "architecture", "maxout-mlp", "MLP generator + maxout discriminator (Goodfellow et al. 2014)"
+)
 def maxout_mlp(
     *,
     sample_shape: tuple[int, ...],

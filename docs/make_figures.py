@@ -1,0 +1,131 @@
+"""Regenerate the figures of the documentation with gantool itself.
+
+    python docs/make_figures.py              # every figure (the training runs: ~15 min on CPU)
+    python docs/make_figures.py --small      # only the fast ones (game-sim plots, seconds)
+    python docs/make_figures.py --list       # each figure with the commands that make it
+    python docs/make_figures.py 'howto/*'    # only the figures whose path matches
+
+Each figure is made by the gantool commands listed here, and the page that shows the figure
+quotes the same commands (tests/test_docs.py checks both, and regenerates the small figures).
+`{img}` stands for docs/img. The commands run in a fresh temporary directory, so the runs they
+train (runs/NAME) start from scratch every time and never touch your own runs/. When a figure is
+a file a run writes (e.g. its losses.png), `source` names it. Commands shared by several figures
+(one training run, several of its sample grids) run once.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+REPO = DOCS.parent
+IMG = "docs/img"  # how {img} is written in the pages
+
+
+@dataclass(frozen=True)
+class Figure:
+    path: str  # under docs/img
+    commands: tuple[str, ...]  # what a reader types; {img} = docs/img
+    small: bool = False  # fast enough for the test suite
+    source: str | None = None  # a file the commands write, copied to `path`
+
+    def shown(self) -> list[str]:
+        """The commands as the docs print them."""
+        return [c.format(img=IMG) for c in self.commands]
+
+
+MNIST_RUN = "gantool train --steps 1500 --name mnist-lecture"
+
+FIGURES: tuple[Figure, ...] = (
+    # theory/nash-equilibrium.md: the lecture's x*y game and Dirac-GAN (game-sim, seconds)
+    Figure("theory/xy-simgd.png", (
+        "gantool game-sim --x 2 --y 2 --plot {img}/theory/xy-simgd.png",), small=True),
+    Figure("theory/xy-optimizers.png", (
+        "gantool game-sim --x 2 --y 2 --optimizer simgd,altgd,extragradient,flow "
+        "--plot {img}/theory/xy-optimizers.png",), small=True),
+    Figure("theory/dirac-gan.png", (
+        "gantool game-sim --game dirac-gan --x 1 --y 1 --optimizer simgd,altgd --steps 300 "
+        "--plot {img}/theory/dirac-gan.png",), small=True),
+    Figure("theory/dirac-gan-r1.png", (
+        "gantool game-sim --game dirac-gan --x 1 --y 1 --optimizer simgd,altgd --steps 300 "
+        "--regularizer r1 --plot {img}/theory/dirac-gan-r1.png",), small=True),
+    # theory/algorithm.md: the lecture's "epoch 0, 500, 1000, 1500, final output" on MNIST
+    *(Figure(f"theory/mnist-step-{step:06d}.png", (MNIST_RUN,),
+             source=f"runs/mnist-lecture/samples/step-{step:06d}.png")
+      for step in (0, 500, 1000, 1500)),
+    Figure("theory/mnist-final.png", (
+        MNIST_RUN, "gantool sample --run mnist-lecture --n 64 --out {img}/theory/mnist-final.png")),
+    # theory/failure-modes.md and howto/mode-collapse.md: the three failure modes on ring8
+    Figure("theory/non-convergence-losses.png", (
+        "gantool train --dataset ring8 --arch mlp2d --lr-g 5e-3 --lr-d 5e-3 --beta1 0.9 "
+        "--steps 2000 --log-every 25 --name ring8-oscillating",),
+        source="runs/ring8-oscillating/losses.png"),
+    Figure("theory/diminished-gradient-losses.png", (
+        "gantool train --dataset ring8 --arch mlp2d --loss minimax --lr-g 1e-2 --lr-d 1e-2 "
+        "--steps 1000 --log-every 25 --name ring8-minimax-stuck",),
+        source="runs/ring8-minimax-stuck/losses.png"),
+    Figure("howto/ring8-collapse.png", (
+        "gantool train --dataset ring8 --arch mlp2d --loss non-saturating --name ring8-collapse",
+        "gantool sample --run ring8-collapse --n 2000 --out {img}/howto/ring8-collapse.png")),
+    Figure("howto/ring8-wgan-gp.png", (
+        "gantool train --dataset ring8 --arch mlp2d --loss wgan-gp --name ring8-wgan-gp",
+        "gantool sample --run ring8-wgan-gp --n 2000 --out {img}/howto/ring8-wgan-gp.png")),
+)
+
+
+def run_figure(fig: Figure, img_dir: Path, cwd: Path, done: set[str] | None = None) -> Path:
+    """Run a figure's commands with {img} = img_dir, in cwd; return the figure's path.
+
+    Commands already in `done` (run earlier in the same cwd) are not repeated."""
+    target = img_dir / fig.path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    env.pop("GANTOOL_DEBUG", None)
+    for command in fig.commands:
+        text = command.format(img=img_dir)
+        if done is not None and text in done:
+            continue
+        argv = shlex.split(text)
+        if argv[0] != "gantool":
+            raise ValueError(f"not a gantool command: {command}")
+        proc = subprocess.run([sys.executable, "-m", "gantool", *argv[1:]], cwd=cwd, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"`{command}` failed ({proc.returncode}): {proc.stderr.strip()}")
+        if done is not None:
+            done.add(text)
+    if fig.source is not None:
+        shutil.copyfile(cwd / fig.source, target)
+    if not target.is_file():
+        raise RuntimeError(f"{fig.path}: the commands did not write {target}")
+    return target
+
+
+def main(argv: list[str]) -> int:
+    patterns = [a for a in argv if not a.startswith("--")]
+    chosen = [f for f in FIGURES if (f.small or "--small" not in argv)
+              and (not patterns or any(fnmatch(f.path, p) for p in patterns))]
+    if "--list" in argv:
+        for fig in chosen:
+            print(f"docs/img/{fig.path}" + (f"  (copied from {fig.source})" if fig.source else ""))
+            for command in fig.shown():
+                print(f"    {command}")
+        return 0
+    done: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="gantool-figures-") as work:
+        for fig in chosen:
+            print(f"making docs/img/{fig.path}", file=sys.stderr)
+            run_figure(fig, REPO / IMG, Path(work), done)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
