@@ -44,13 +44,23 @@ def _listed(python: Path, kind: str) -> dict[str, dict]:
     return {row["name"]: row for row in json.loads(proc.stdout)}
 
 
+def _need_setuptools(major: int) -> None:
+    """Skip (with the fix in the reason) when this environment cannot build the example."""
+    try:
+        from importlib.metadata import version
+
+        found = int(version("setuptools").split(".")[0])
+    except Exception:  # not installed, or an unparsable version
+        found = 0
+    if found < major:
+        pytest.skip(f"building the example offline needs setuptools>={major} in this "
+                    f"environment (found {found or 'none'}): pip install 'setuptools>={major}'")
+
+
 @pytest.fixture(scope="module")
 def fresh_python(tmp_path_factory) -> Path:
     """A fresh venv that sees this interpreter's packages but has the plugin installed alone."""
-    try:  # --no-build-isolation builds with the setuptools of this environment
-        import setuptools  # noqa: F401
-    except ImportError:
-        pytest.skip("needs setuptools in this environment to build the plugin offline")
+    _need_setuptools(77)  # --no-build-isolation builds with this environment's setuptools
     root = tmp_path_factory.mktemp("plugin-venv")
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=False, system_site_packages=False).create(env_dir)
@@ -63,7 +73,9 @@ def fresh_python(tmp_path_factory) -> Path:
     (purelib / "zz_gantool_parent_env.pth").write_text("\n".join(lines) + "\n")
 
     before = _listed(python, "architecture")
-    assert "maxout-mlp" not in before, "the plugin is already installed in the parent environment"
+    assert "maxout-mlp" not in before, (
+        "gantool-plugin-example is installed in this environment, so a fresh venv would see it "
+        "without installing it: pip uninstall gantool-plugin-example")
 
     source = root / "src"  # build from a copy: no build/ or egg-info left in the repository
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info",
