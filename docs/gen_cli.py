@@ -10,6 +10,7 @@ reference says exactly what `gantool COMMAND --help` says; this script only adds
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,15 @@ NOTE = (
 )
 
 
+# Help texts may mark commands up for rich ("[bold]gantool train[/bold]"); a terminal shows them
+# bold, typer's plain Markdown would show the tags. They become code spans here.
+RICH_BOLD = re.compile(r"\[bold\](.+?)\[/bold\]", flags=re.S)
+
+
+def _code_span(match: re.Match) -> str:
+    return "`" + " ".join(match.group(1).split()) + "`"
+
+
 def render() -> str:
     """The page as it should be: typer's Markdown for the app, with a header and a note."""
     env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
@@ -34,6 +44,7 @@ def render() -> str:
          "--name", "gantool", "--title", "CLI reference"],
         capture_output=True, text=True, check=True, env=env,
     ).stdout.strip() + "\n"
+    generated = RICH_BOLD.sub(_code_span, generated)
     title, _, rest = generated.partition("\n\n")
     return f"{HEADER}{title}\n\n{NOTE}{rest}"
 
