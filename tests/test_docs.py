@@ -107,6 +107,16 @@ def test_every_figure_is_made_by_a_command_quoted_on_its_page():
     assert not unused, f"figures no page shows: {unused}"
 
 
+def test_the_game_sim_verdict_quoted_in_the_theory_is_what_the_command_prints():
+    proc = subprocess.run([sys.executable, "-m", "gantool", "game-sim", "--x", "2", "--y", "2"],
+                          capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 0, proc.stderr
+    verdict = proc.stdout.strip().splitlines()[-1]
+    assert verdict.startswith("simgd spirals outward"), verdict
+    page = (DOCS / "theory" / "nash-equilibrium.md").read_text(encoding="utf-8")
+    assert " ".join(verdict.split()) in " ".join(page.split())
+
+
 def test_there_are_small_figures_to_regenerate():
     assert len(SMALL) >= 2
 
