@@ -84,7 +84,8 @@ def baseline_images_per_s(arch: str, batch_size: int, steps: int, warmup: int, d
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def gantool_images_per_s(arch: str, batch_size: int, steps: int, warmup: int, device) -> float:
+def gantool_images_per_s(arch: str, batch_size: int, steps: int, warmup: int, device,
+                         amp: bool = False, compile: bool = False) -> float:
     from gantool.train.config import build_config
     from gantool.train.loop import train
     from gantool.train.progress import Reporter
@@ -95,7 +96,7 @@ def gantool_images_per_s(arch: str, batch_size: int, steps: int, warmup: int, de
         config = build_config({}, {"arch": arch, "batch_size": batch_size, "steps": total,
                                    "log_every": warmup, "sample_every": 10**9,
                                    "checkpoint_every": 10**9, "runs_root": tmp, "name": "b",
-                                   "device": str(device)})
+                                   "device": str(device), "amp": amp, "compile": compile})
         if steps % warmup:
             raise SystemExit("--steps must be a multiple of --warmup")
         run = train(config, reporter=Reporter(enabled=False))
@@ -120,6 +121,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--amp", action="store_true", help="gantool side: bf16 autocast (CUDA)")
+    parser.add_argument("--compile", action="store_true", help="gantool side: torch.compile")
     args = parser.parse_args()
     device = torch.device(args.device)
     base, ours = [], []
@@ -127,9 +130,9 @@ def main() -> None:
         base.append(baseline_images_per_s(args.arch, args.batch_size, args.steps, args.warmup,
                                           device))
         ours.append(gantool_images_per_s(args.arch, args.batch_size, args.steps, args.warmup,
-                                         device))
+                                         device, args.amp, args.compile))
     print(f"arch {args.arch}, batch {args.batch_size}, {args.steps} steps, device {device}, "
-          f"torch threads {torch.get_num_threads()}")
+          f"torch threads {torch.get_num_threads()}, amp {args.amp}, compile {args.compile}")
     print(f"baseline (DataLoader + per-image transforms + BCELoss): {max(base):9.0f} img/s "
           f"(runs: {', '.join(f'{b:.0f}' for b in base)})")
     print(f"gantool train loop:                                    {max(ours):9.0f} img/s "
