@@ -155,3 +155,34 @@ def test_epochs_count_whole_passes_over_the_data(tmp_path):
     state = load_checkpoint(latest_checkpoint(run))
     assert state["step"] == 10  # 5,000 digits / 1,000 per batch = 5 steps per epoch
     assert json.loads((run / "config.json").read_text())["options"]["steps"] == 10
+
+
+def _image_size(arch: str) -> int | None:
+    return 32 if arch == "resnet" else None  # resnet is a 32 px architecture
+
+
+@pytest.mark.parametrize("arch", [
+    pytest.param(a, marks=pytest.mark.slow) if a == "resnet" else a  # ~30 s on a small CPU
+    for a in registry.names("architecture") if a != "mlp2d"])
+def test_every_image_architecture_trains_conditional_with_every_option(tmp_path, arch):
+    config = tiny(tmp_path, dataset="mnist-5k", arch=arch, image_size=_image_size(arch),
+                  batch_size=8, steps=2, log_every=1, sample_every=2, checkpoint_every=2,
+                  conditional=True, spectral_norm=True, r1=1.0, d_steps=2, ema=0.9,
+                  augment=True)
+    run = train(config, reporter=quiet())
+    state = load_checkpoint(latest_checkpoint(run))
+    assert state["arch"]["kwargs"]["num_classes"] == 10
+    from gantool.sampling import class_labels, sample_array
+    from gantool.train.checkpoint import load_generator
+
+    G, _ = load_generator(run)
+    images = sample_array(G, 4, labels=class_labels(G, 4, class_index=3))
+    size = _image_size(arch) or 28
+    assert images.shape == (4, size, size, 1) and images.dtype.name == "uint8"
+
+
+@pytest.mark.parametrize("loss", registry.names("loss"))
+def test_every_loss_trains_a_few_finite_steps(tmp_path, loss):
+    run = train(tiny(tmp_path, loss=loss, steps=3, log_every=1), reporter=quiet())
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor([r["loss_d"], r["loss_g"]])).all() for r in records)
