@@ -52,22 +52,27 @@ def test_matches_pytorch_fid_on_well_conditioned_statistics():
 
 
 def test_singular_covariances_are_exact():
-    # Rank-deficient S1 (fewer samples than dimensions) and a zero covariance.
+    # Rank-deficient S1 = B B^T (fewer samples than dimensions): the eigenvalues of S1 S2 are those
+    # of the small matrix B^T S2 B plus exact zeros, which gives an exact reference.
     rng = np.random.default_rng(4)
     d = 30
     basis = rng.standard_normal((d, 5))
     s1 = basis @ basis.T  # rank 5
     s2 = random_spd(rng, d)
-    # Reference via the symmetric form with an exact square root of S2 (full rank).
-    w, v = np.linalg.eigh(s2)
-    root2 = (v * np.sqrt(w)) @ v.T
-    ev = np.linalg.eigvalsh(root2 @ s1 @ root2)
-    expected = np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(ev, 0, None)).sum()
-    assert frechet_distance(np.zeros(d), s1, np.zeros(d), s2) == pytest.approx(expected, rel=1e-9)
+    small = np.linalg.eigvalsh(basis.T @ s2 @ basis)
+    expected = np.trace(s1) + np.trace(s2) - 2 * np.sqrt(small).sum()
+    assert frechet_distance(np.zeros(d), s1, np.zeros(d), s2) == pytest.approx(expected, rel=1e-12)
+    # Both singular, and the order of the arguments does not matter.
+    other = rng.standard_normal((d, 3))
+    s3 = other @ other.T
+    small = np.linalg.svd(basis.T @ other, compute_uv=False)  # sqrt of eig(B^T S3 B)
+    expected = np.trace(s1) + np.trace(s3) - 2 * small.sum()
+    assert frechet_distance(np.zeros(d), s1, np.zeros(d), s3) == pytest.approx(expected, rel=1e-12)
+    assert frechet_distance(np.zeros(d), s3, np.zeros(d), s1) == pytest.approx(expected, rel=1e-12)
     # A point mass against a Gaussian: W2^2 = tr(S2).
     zero = np.zeros((d, d))
     assert frechet_distance(np.zeros(d), zero, np.zeros(d), s2) == pytest.approx(np.trace(s2))
-    assert np.isfinite(frechet_distance(np.zeros(d), s1, np.ones(d), s1))
+    assert frechet_distance(np.ones(d), s1, np.ones(d), s1) == pytest.approx(0, abs=1e-9)
 
 
 def test_mismatched_shapes_fail_clearly():

@@ -4,10 +4,12 @@ FID = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2)
 
 The eigenvalues of S1 S2 are those of the symmetric positive semi-definite matrix A^T S2 A for any
 factor S1 = A A^T, so tr((S1 S2)^1/2) needs no general matrix square root (scipy's `sqrtm`, what
-pytorch-fid uses): A is the Cholesky factor of S1 (cheap), and the eigenvalues come from one
-symmetric `eigvalsh`. When S1 is singular (fewer samples than dimensions, constant features)
-Cholesky fails and A = V diag(sqrt(w)) from `eigh` is used instead, which is exact for any positive
-semi-definite S1 and needs no inverse; tiny negative eigenvalues from round-off are clipped to 0.
+pytorch-fid uses). A is the Cholesky factor L of S1; LAPACK's `sygst` forms L^T S2 L exploiting
+symmetry (a quarter of the work of two general products), and one symmetric `eigvalsh` gives the
+eigenvalues. When S1 is singular (fewer samples than dimensions, constant features), Cholesky
+fails or meets a pivot at round-off level, and A = V diag(sqrt(w)) from `eigh` is used instead:
+exact for any positive semi-definite S1 (null directions stay exactly null), no inverse needed.
+Eigenvalues at round-off level (negative ones included) count as 0.
 """
 
 from __future__ import annotations
@@ -27,30 +29,51 @@ def frechet_distance(
     d = len(mu1)
     if len(mu2) != d or sigma1.shape != (d, d) or sigma2.shape != (d, d):
         raise GantoolError(
-            f"statistics do not match: means {tuple(mu1.shape)} and {tuple(mu2.shape)}, "
-            f"covariances {tuple(sigma1.shape)} and {tuple(sigma2.shape)}"
+            f"statistics do not match: means {mu1.shape} and {mu2.shape}, "
+            f"covariances {sigma1.shape} and {sigma2.shape}"
         )
-    factor = psd_factor(sigma1)
-    middle = factor.T @ sigma2 @ factor
-    eigenvalues = torch.linalg.eigvalsh((middle + middle.T) / 2)
-    trace_sqrt = eigenvalues.clamp(min=0).sqrt().sum()
+    eigenvalues = product_eigenvalues(sigma1, sigma2)
+    # Eigenvalues at round-off level are zeros (singular covariances); sqrt would magnify them.
+    tiny = 100 * d * np.finfo(float).eps * max(float(np.max(eigenvalues, initial=0)), 0)
+    trace_sqrt = np.sqrt(np.where(eigenvalues > tiny, eigenvalues, 0)).sum()
     diff = mu1 - mu2
-    value = diff @ diff + sigma1.trace() + sigma2.trace() - 2 * trace_sqrt
+    value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt
     return max(float(value), 0.0)  # a distance: round-off must not make it negative
 
 
-def psd_factor(matrix: torch.Tensor) -> torch.Tensor:
-    """A with A A^T = matrix, for a symmetric positive semi-definite matrix (singular allowed)."""
-    symmetric = (matrix + matrix.T) / 2
-    lower, info = torch.linalg.cholesky_ex(symmetric)
-    if int(info) == 0:
-        return lower
-    eigenvalues, vectors = torch.linalg.eigh(symmetric)
-    return vectors * eigenvalues.clamp(min=0).sqrt()
+def product_eigenvalues(sigma1: np.ndarray, sigma2: np.ndarray) -> np.ndarray:
+    """Eigenvalues of sigma1 @ sigma2 for symmetric positive semi-definite inputs (all real)."""
+    from scipy.linalg import lapack
+
+    sigma1, sigma2 = (sigma1 + sigma1.T) / 2, (sigma2 + sigma2.T) / 2
+    lower, info = lapack.dpotrf(sigma1, lower=1, clean=1)
+    if info == 0 and _numerically_singular(np.diagonal(lower) ** 2, sigma1):
+        info = -1  # Cholesky "succeeded" on round-off: the eigh route keeps null spaces exact
+    if info == 0:
+        middle, info = lapack.dsygst(sigma2, lower, itype=2, lower=1)  # L^T S2 L, lower half
+    if info == 0:
+        # `middle` is Fortran-ordered with its lower half valid: as a C array, the upper half.
+        return torch.linalg.eigvalsh(torch.from_numpy(middle.T), UPLO="U").numpy()
+    w, v = torch.linalg.eigh(torch.from_numpy(sigma1))
+    w[w <= _round_off(sigma1)] = 0  # null directions exactly null: sqrt would amplify noise
+    factor = v * w.sqrt()
+    middle = factor.T @ torch.from_numpy(sigma2) @ factor
+    return torch.linalg.eigvalsh(middle).numpy()
 
 
-def _as_float64(array) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(array, dtype=np.float64))
+def _round_off(matrix: np.ndarray) -> float:
+    """Eigenvalues (and Cholesky pivots) at or below this are round-off, not variance."""
+    return 100 * len(matrix) * np.finfo(float).eps * float(np.max(np.diagonal(matrix), initial=0))
+
+
+def _numerically_singular(pivots: np.ndarray, matrix: np.ndarray) -> bool:
+    return float(pivots.min()) <= _round_off(matrix)
+
+
+def _as_float64(array) -> np.ndarray:
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu().numpy()
+    return np.ascontiguousarray(array, dtype=np.float64)
 
 
 class GaussianStats:
