@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -152,14 +154,16 @@ def evaluate_command(
         max_samples=max_samples,
         seed=seed,
     )
-    report = evaluation.evaluate(
-        fake_source,
-        real_source,
-        opts,
-        real_stats=_str(real_stats),
-        save_stats_to=_str(save_stats),
-        note=lambda text: print(text, file=sys.stderr),
-    )
+    with _progress_bar() as progress:
+        report = evaluation.evaluate(
+            fake_source,
+            real_source,
+            opts,
+            real_stats=_str(real_stats),
+            save_stats_to=_str(save_stats),
+            note=lambda text: print(text, file=sys.stderr),
+            progress=progress,
+        )
     if as_json:
         print(json.dumps(report.to_dict()))
     else:
@@ -168,6 +172,26 @@ def evaluate_command(
 
 def _str(path: Path | None) -> str | None:
     return None if path is None else str(path)
+
+
+@contextmanager
+def _progress_bar():
+    """A rich progress bar on stderr when it is a terminal (and NO_COLOR is unset), else nothing."""
+    if not sys.stderr.isatty() or os.environ.get("NO_COLOR"):
+        yield lambda side, done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    tasks: dict[str, int] = {}
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+
+        def update(side: str, done: int, total: int) -> None:
+            if side not in tasks:
+                tasks[side] = bar.add_task(f"{side} features", total=total)
+            bar.update(tasks[side], completed=done)
+
+        yield update
 
 
 def _generator_source(run, checkpoint, runs_root, n, seed, ema, device):

@@ -174,8 +174,11 @@ def evaluate(
     real_stats: str | None = None,
     save_stats_to: str | None = None,
     note: Callable[[str], None] = lambda _: None,
+    progress: Callable[[str, int, int], None] = lambda side, done, total: None,
 ) -> Report:
-    """Score `fake` against `real` (or `real_stats`) with `opts.metrics`; see docs/evaluate.md."""
+    """Score `fake` against `real` (or `real_stats`) with `opts.metrics`; see docs/evaluate.md.
+
+    `progress(side, done, total)` is called after each batch ("real" or "fake")."""
     stats = load_stats(real_stats) if real_stats is not None else None
     metrics = _plan_metrics(fake, real, stats, save_stats_to, opts)
     base = real if real is not None else fake
@@ -189,11 +192,11 @@ def evaluate(
     if real is not None and (real_metrics or real_acc is not None):
         if real_metrics:
             _check_counts(real, "real")
-        _feed(real, True, real_metrics, extractor, opts.batch_size, real_acc)
+        _feed(real, True, real_metrics, extractor, opts.batch_size, real_acc, progress=progress)
     if fake is not None and metrics:
         convert = fake_to_real_shape(fake, real, note) if real is not None else None
         _check_counts(fake, "fake")
-        _feed(fake, False, metrics, extractor, opts.batch_size, None, convert)
+        _feed(fake, False, metrics, extractor, opts.batch_size, None, convert, progress)
     if stats is not None:
         _check_stats_dim(metrics, len(stats.mu), extractor_name, stats.path)
     _warn_small_fid(metrics, note)
@@ -287,8 +290,9 @@ def _check_counts(source: Source, side: str) -> None:
         raise UsageError(f"{source.n} {side} sample(s): at least 2 are needed")
 
 
-def _feed(source, real, metrics, extractor, batch_size, stats, convert=None) -> None:
+def _feed(source, real, metrics, extractor, batch_size, stats, convert=None, progress=None):
     uses = {m.uses for m in metrics}
+    done = 0
     for batch in source.batches(batch_size):
         if convert is not None:
             batch = convert(batch)
@@ -306,6 +310,9 @@ def _feed(source, real, metrics, extractor, batch_size, stats, convert=None) -> 
                 metric.update(extracted.probabilities, real=real)
             else:
                 metric.update(extracted.features, real=real)
+        done += len(batch)
+        if progress is not None:
+            progress(side_name(real), done, source.n)
 
 
 def _warn_small_fid(metrics: list[Metric], note: Callable[[str], None]) -> None:
