@@ -17,14 +17,23 @@ def record(step, loss_g=1.0, loss_d=1.0, d_fake=0.4, grad_g=1.0):
 
 
 def test_diminished_gradient_needs_both_a_confident_d_and_a_collapsed_gradient():
-    monitor = FailureMonitor(loss="minimax")
+    monitor = FailureMonitor(loss="hinge")
     assert monitor.observe(record(1, grad_g=5.0)) == []
     assert monitor.observe(record(2, d_fake=0.01, grad_g=2.0)) == []  # D wins, G still learns
     raised = monitor.observe(record(3, d_fake=0.01, grad_g=0.1))
     assert len(raised) == 1 and raised[0].startswith("diminished gradient at step 3")
-    assert "--loss non-saturating" in raised[0]  # advice fits a minimax run
+    assert "--loss non-saturating" in raised[0]
     assert monitor.observe(record(4, d_fake=0.01, grad_g=0.1)) == []  # shown once, not again
     assert monitor.counts["diminished_gradient"] == 2
+
+
+def test_minimax_saturates_when_d_wins_whatever_the_gradient_norm():
+    monitor = FailureMonitor(loss="minimax")
+    assert monitor.observe(record(1, d_fake=0.3, grad_g=5.0)) == []
+    r = {**record(2, d_fake=0.02, grad_g=6.0), "d_real": 0.97}
+    raised = monitor.observe(r)
+    assert len(raised) == 1 and "scales G's gradient down to 2.0%" in raised[0]
+    assert "--loss non-saturating" in raised[0]
 
 
 def test_non_convergence_is_oscillation_without_trend():

@@ -122,6 +122,10 @@ class FailureMonitor:
         grad = r["grad_g"]
         self.peak_grad_g = max(self.peak_grad_g, grad)
         r["grad_g_rel"] = grad / self.peak_grad_g if self.peak_grad_g > 0 else 1.0
+        if self.loss == "minimax":
+            # d/dlogit log(1 - sigmoid(l)) = -sigmoid(l) = -D(G(z)): below 0.05, every gradient
+            # G gets is scaled down 20-fold or more, whatever the size of D's own slopes.
+            return r["d_fake"] < 0.05 and r["d_real"] > 0.9
         return r["d_fake"] < 0.05 and r["grad_g_rel"] < 0.1
 
     def _oscillating(self, r: dict) -> bool:
@@ -153,7 +157,11 @@ class FailureMonitor:
         return False
 
     def describe(self, kind: str, r: dict) -> str:
-        if kind == "diminished_gradient":
+        if kind == "diminished_gradient" and self.loss == "minimax":
+            what = (f"diminished gradient at step {r['step']}: D(x) = {r['d_real']:.3f}, "
+                    f"D(G(z)) = {r['d_fake']:.3f}, so the minimax loss log(1 - D(G(z))) is "
+                    f"flat and scales G's gradient down to {100 * r['d_fake']:.1f}%")
+        elif kind == "diminished_gradient":
             what = (f"diminished gradient at step {r['step']}: D(G(z)) = {r['d_fake']:.3f}, "
                     f"G's gradient norm is {100 * r['grad_g_rel']:.1f}% of its peak")
         elif kind == "non_convergence":

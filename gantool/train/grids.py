@@ -65,7 +65,7 @@ def save_scatter(points: np.ndarray, path: str | Path, *, real: np.ndarray | Non
     fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
     if real is not None:
         ax.scatter(real[:, 0], real[:, 1], s=2, c="#bbbbbb", label="real")
-    ax.scatter(points[:, 0], points[:, 1], s=2, c="#d62728", label="generated")
+    ax.scatter(points[:, 0], points[:, 1], s=3, c="#d62728", label="generated")
     if modes is not None:
         ax.scatter(modes[:, 0], modes[:, 1], s=40, marker="x", c="black", label="modes")
     reference = real if real is not None else points
@@ -77,7 +77,7 @@ def save_scatter(points: np.ndarray, path: str | Path, *, real: np.ndarray | Non
         ax.set_ylim(lo[1] - margin, hi[1] + margin)
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=9)
-    ax.legend(loc="upper right", fontsize=6, markerscale=3)
+    ax.legend(loc="upper right", fontsize=6)
     fig.tight_layout()
     with atomic_write(path) as handle:
         fig.savefig(handle, format="png")

@@ -299,7 +299,8 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
                 grids.save_grid(dataset.from_model(out).cpu().numpy(), path)
             else:
                 grids.save_scatter(out.float().cpu().numpy(), path, modes=_np(dataset.modes),
-                                   title=f"{c.dataset}, {c.loss}, step {at_step}")
+                                   title=f"{c.dataset}, {c.loss}"
+                                   f"{f', R1 {c.r1:g}' if c.r1 else ''}, step {at_step}")
 
         def finish_pictures() -> None:
             if world.is_main:
