@@ -234,7 +234,8 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
         ckpt_dir, samples_dir = run_dir / "checkpoints", run_dir / "samples"
         step, records = 0, []
         if resuming:
-            ckpt.remove_stale_temps(ckpt_dir)
+            if world.is_main:  # only the writer may touch checkpoints/ (others could race it)
+                ckpt.remove_stale_temps(ckpt_dir)
             state = ckpt.load_checkpoint(ckpt.latest_checkpoint(run_dir))
             if state["arch"]["name"] != c.arch:
                 raise GantoolError(f"checkpoint {state['path']} is not a {c.arch} model")
