@@ -4,6 +4,7 @@
     python docs/make_figures.py --small      # only the fast ones (game-sim plots, seconds)
     python docs/make_figures.py --list       # each figure with the commands that make it
     python docs/make_figures.py 'howto/*'    # only the figures whose path matches
+    python docs/make_figures.py --keep DIR   # train in DIR and keep the runs and their logs
 
 Each figure is made by the gantool commands listed here, and the page that shows the figure
 quotes the same commands (tests/test_docs.py checks both, and regenerates the small figures).
@@ -73,11 +74,13 @@ FIGURES: tuple[Figure, ...] = (
         "--steps 1000 --log-every 25 --name ring8-minimax-stuck",),
         source="runs/ring8-minimax-stuck/losses.png"),
     Figure("howto/ring8-collapse.png", (
-        "gantool train --dataset ring8 --arch mlp2d --loss non-saturating --name ring8-collapse",
+        "gantool train --dataset ring8 --arch mlp2d --lr-g 2e-4 --name ring8-collapse",
         "gantool sample --run ring8-collapse --n 2000 --out {img}/howto/ring8-collapse.png")),
-    Figure("howto/ring8-wgan-gp.png", (
-        "gantool train --dataset ring8 --arch mlp2d --loss wgan-gp --name ring8-wgan-gp",
-        "gantool sample --run ring8-wgan-gp --n 2000 --out {img}/howto/ring8-wgan-gp.png")),
+    Figure("howto/ring8-spectral-norm.png", (
+        "gantool train --dataset ring8 --arch mlp2d --lr-g 2e-4 --spectral-norm --steps 10000 "
+        "--name ring8-spectral-norm",
+        "gantool sample --run ring8-spectral-norm --n 2000 "
+        "--out {img}/howto/ring8-spectral-norm.png")),
 )
 
 
@@ -87,6 +90,7 @@ def run_figure(fig: Figure, img_dir: Path, cwd: Path, done: set[str] | None = No
     Commands already in `done` (run earlier in the same cwd) are not repeated."""
     target = img_dir / fig.path
     target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)  # gantool never overwrites an output unasked
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     env.pop("GANTOOL_DEBUG", None)
     for command in fig.commands:
@@ -97,7 +101,9 @@ def run_figure(fig: Figure, img_dir: Path, cwd: Path, done: set[str] | None = No
         if argv[0] != "gantool":
             raise ValueError(f"not a gantool command: {command}")
         proc = subprocess.run([sys.executable, "-m", "gantool", *argv[1:]], cwd=cwd, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              capture_output=True, text=True)
+        with open(cwd / "commands.log", "a", encoding="utf-8") as log:  # what the docs quote
+            log.write(f"$ {text}\n{proc.stdout}{proc.stderr}\n")
         if proc.returncode != 0:
             raise RuntimeError(f"`{command}` failed ({proc.returncode}): {proc.stderr.strip()}")
         if done is not None:
@@ -110,7 +116,9 @@ def run_figure(fig: Figure, img_dir: Path, cwd: Path, done: set[str] | None = No
 
 
 def main(argv: list[str]) -> int:
-    patterns = [a for a in argv if not a.startswith("--")]
+    options_with_values = {"--keep"}
+    patterns = [a for i, a in enumerate(argv)
+                if not a.startswith("--") and (i == 0 or argv[i - 1] not in options_with_values)]
     chosen = [f for f in FIGURES if (f.small or "--small" not in argv)
               and (not patterns or any(fnmatch(f.path, p) for p in patterns))]
     if "--list" in argv:
@@ -120,10 +128,13 @@ def main(argv: list[str]) -> int:
                 print(f"    {command}")
         return 0
     done: set[str] = set()
+    keep = argv[argv.index("--keep") + 1] if "--keep" in argv else None
     with tempfile.TemporaryDirectory(prefix="gantool-figures-") as work:
+        cwd = Path(keep or work)
+        cwd.mkdir(parents=True, exist_ok=True)
         for fig in chosen:
             print(f"making docs/img/{fig.path}", file=sys.stderr)
-            run_figure(fig, REPO / IMG, Path(work), done)
+            run_figure(fig, REPO / IMG, cwd, done)
     return 0
 
 
