@@ -61,11 +61,15 @@ def setup(world: World, device: torch.device) -> torch.device:
     return device
 
 
-def teardown(world: World) -> None:
+def teardown(world: World, wait: bool = True) -> None:
+    """Leave the process group; with `wait`, only once every rank is done (rank 0 finishes
+    last, writing pictures; a rank that tears gloo down early can abort the others)."""
     if world.size > 1:
         import torch.distributed as dist
 
         if dist.is_initialized():
+            if wait:
+                dist.barrier()
             dist.destroy_process_group()
 
 

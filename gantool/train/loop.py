@@ -140,17 +140,20 @@ def train(config: TrainConfig, *, resume_dir: Path | None = None,
     else:  # other ranks never write; they read the run only to resume it
         run_dir = resume_dir or Path(c.run_dir or Path(c.runs_root) / (c.name or "."))
     with RunLock(run_dir) if world.is_main else nullcontext():
+        finished_together = False  # a signal or NaN stops every rank at the same step, too
         try:
             _train(c, run_dir, resume_dir is not None,
                    reporter or Reporter(enabled=world.is_main), world)
+            finished_together = True
         except BaseException as exc:
+            finished_together = isinstance(exc, Interrupted) or "diverged" in str(exc)
             if world.is_main and resume_dir is None and not (run_dir / "config.json").exists():
                 _remove_empty_run(run_dir)  # failed before it began: leave nothing behind
             if not world.is_main and isinstance(exc, GantoolError):
                 raise SystemExit(exc.exit_code) from None  # rank 0 says it, once
             raise
         finally:
-            dist.teardown(world)
+            dist.teardown(world, wait=finished_together)
     return run_dir
 
 
@@ -197,8 +200,9 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
     fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
     opt_g = torch.optim.Adam(G.parameters(), lr=c.lr_g, betas=(c.beta1, c.beta2), **fused)
     opt_d = torch.optim.Adam(D.parameters(), lr=c.lr_d, betas=(c.beta1, c.beta2), **fused)
-    # Without BatchNorm, real and fake can go through D as one batch: the same logits, one
-    # larger matrix product instead of two (BatchNorm would mix their statistics).
+    # Without BatchNorm, real and fake can go through D as one batch: the same function, one
+    # larger matrix product instead of two (BatchNorm would mix their statistics; spectral
+    # norm then does one power iteration per D step instead of two).
     one_pass = not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules())
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if c.ema > 0 else None
     noise_gen = torch.Generator(device).manual_seed(c.seed + 1)
