@@ -186,3 +186,22 @@ def test_every_loss_trains_a_few_finite_steps(tmp_path, loss):
     run = train(tiny(tmp_path, loss=loss, steps=3, log_every=1), reporter=quiet())
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert all(torch.isfinite(torch.tensor([r["loss_d"], r["loss_g"]])).all() for r in records)
+
+
+def test_latest_falls_back_to_a_pointer_file_where_symlinks_fail(tmp_path, monkeypatch):
+    from gantool.train import rundir
+
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+
+    def no_symlinks(*args, **kwargs):
+        raise OSError("symlinks not supported here")
+
+    monkeypatch.setattr(rundir.os, "symlink", no_symlinks)
+    rundir.update_latest(tmp_path / "runs", run)
+    latest = tmp_path / "runs" / "latest"
+    assert latest.is_file() and not latest.is_symlink()
+    assert rundir.resolve_run(None, tmp_path / "runs") == run.resolve()
+    with pytest.raises(UsageError, match="does not exist"):
+        rundir.resolve_run(None, tmp_path / "elsewhere")
