@@ -122,6 +122,18 @@ def test_sweep_table_and_plot(cli, tmp_path):
         assert image.format == "PNG" and image.width > 500
 
 
+def test_an_existing_plot_is_kept_unless_force(cli, tmp_path):
+    target = tmp_path / "xy.png"
+    target.write_bytes(b"precious")
+    result = cli("game-sim", "--steps", "5", "--plot", str(target))
+    assert result.returncode == 2
+    assert result.stderr.decode() == f"Error: --plot: {target} exists; use --force to overwrite it\n"
+    assert target.read_bytes() == b"precious"
+    ok(cli("game-sim", "--steps", "5", "--plot", str(target), "--force"))
+    with Image.open(target) as image:
+        assert image.format == "PNG"
+
+
 def test_plot_and_animation_are_real_images(cli, tmp_path):
     png, gif = tmp_path / "xy.png", tmp_path / "xy.gif"
     result = cli("game-sim", "-o", "simgd,altgd,extragradient", "--steps", "40",

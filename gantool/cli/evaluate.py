@@ -102,9 +102,11 @@ def evaluate_command(
 ) -> None:
     """Score generated samples against real ones.
 
-    Examples: [bold]gantool evaluate --run runs/latest --metrics fid,kid,mode-coverage[/bold];
-    [bold]gantool sample --n 10000 --format npz --out - | gantool evaluate --fake - --real
-    mnist-5k --json[/bold]; [bold]gantool evaluate --fake samples/ --real cifar10[/bold]
+    Example: gantool evaluate --run runs/latest --metrics fid,kid,mode-coverage
+
+    Pipe: gantool sample --n 10000 --format npz --out - | gantool evaluate --fake - --real mnist-5k --json
+
+    Folder: gantool evaluate --fake samples/ --real cifar10
     """
     names = [name.strip() for name in metrics.split(",") if name.strip()]
     if not names:

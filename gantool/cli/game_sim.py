@@ -79,6 +79,7 @@ def game_sim_command(
     animate: str = typer.Option(
         None, "--animate", help="Write a GIF of the trajectories.", show_default=False
     ),
+    force: bool = typer.Option(False, "--force", help="Let --plot / --animate overwrite a file."),
     sweep_lr: str = typer.Option(
         None, "--sweep-lr",
         help="START:STOP:N: run N step sizes at once; report per lr the final distance, "
@@ -111,7 +112,7 @@ def game_sim_command(
     if steps <= 0:
         raise UsageError(f"--steps must be at least 1, got {steps}")
     spec = parse.sweep_spec(sweep_lr) if sweep_lr is not None else None
-    _check_outputs(plot, animate, spec, output_format)
+    _check_outputs(plot, animate, spec, output_format, force)
     names = parse.name_list(optimizer, "--optimizer")
 
     from gantool.game import simulate
@@ -134,13 +135,13 @@ def game_sim_command(
             _sweep(the_game, optimizers, start, spec, steps, tol, output_format, plot, to_stdout)
 
 
-def _check_outputs(plot, animate, spec, output_format) -> None:
+def _check_outputs(plot, animate, spec, output_format, force) -> None:
     from gantool.game.parse import check_target
 
     if plot is not None:
-        check_target(plot, ".png", "--plot")
+        check_target(plot, ".png", "--plot", force)
     if animate is not None:
-        check_target(animate, ".gif", "--animate")
+        check_target(animate, ".gif", "--animate", force)
         if spec is not None:
             raise UsageError("--animate draws one run; it cannot be combined with --sweep-lr")
     if plot == "-" and animate == "-":

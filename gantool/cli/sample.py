@@ -49,9 +49,11 @@ def sample_command(
 ) -> None:
     """Draw samples from a trained generator.
 
-    Examples: [bold]gantool sample --n 64[/bold] (8x8 grid, samples.png);
-    [bold]gantool sample --n 50000 --format npz --out fake.npz[/bold];
-    [bold]gantool sample --n 10000 --format npz --out - | gantool evaluate --fake - ...[/bold]
+    Example: gantool sample --n 64   (an 8x8 grid in samples.png)
+
+    Arrays: gantool sample --n 50000 --format npz --out fake.npz
+
+    Pipe: gantool sample --n 10000 --format npz --out - | gantool evaluate --fake - --real mnist-5k
     """
     if format not in FORMATS:
         raise UsageError(f"unknown --format {format!r}; use one of: {', '.join(FORMATS)}")

@@ -99,9 +99,11 @@ def train_command(
     Writes a run directory (config.json, checkpoints/, samples/, metrics.jsonl, losses.png,
     progress.gif) and prints its path on stdout. Progress and diagnostics go to stderr.
 
-    Examples: [bold]gantool train[/bold] (MLP GAN on the bundled digits);
-    [bold]gantool train --dataset ring8 --arch mlp2d --loss minimax[/bold] (mode collapse);
-    [bold]gantool train --resume latest --steps 10000[/bold].
+    Example: gantool train   (an MLP GAN on the bundled digits)
+
+    Mode collapse: gantool train --dataset ring8 --arch mlp2d --loss minimax
+
+    Resume: gantool train --resume latest --steps 10000
     """
     from gantool.train.config import build_config, read_toml, resume_config
 

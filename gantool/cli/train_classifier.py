@@ -26,13 +26,13 @@ def train_classifier_command(
         show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object for scripts."),
+    force: bool = typer.Option(False, "--force", help="Let --out overwrite a file."),
 ) -> None:
     """Train the small digit CNN (the `digits` feature extractor) on the bundled mnist-5k digits,
     with random affine augmentation. Same seed and options give the same weights on the same
     machine. The shipped gantool/weights/digits.safetensors was made with the defaults.
 
-    Example:
-    [bold]gantool train-classifier --out d.safetensors --mnist-test ../shared/data/mnist[/bold]
+    Example: gantool train-classifier --out d.safetensors --mnist-test ../shared/data/mnist
     """
     import torch
     from rich.console import Console
@@ -44,6 +44,8 @@ def train_classifier_command(
 
     if out.suffix != ".safetensors":
         raise UsageError(f"--out must end in .safetensors, got {out}")
+    if out.exists() and not force:
+        raise UsageError(f"--out {out} exists; use --force to overwrite it")
     test = ct.read_mnist_test(mnist_test) if mnist_test is not None else None  # fail early
     console = Console(stderr=True)
     digits = load_dataset("mnist-5k")

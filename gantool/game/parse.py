@@ -97,8 +97,8 @@ def name_list(text: str, option: str) -> list[str]:
     return names
 
 
-def check_target(target: str, suffix: str, option: str) -> None:
-    """Refuse a wrong extension or a missing folder before any work is done."""
+def check_target(target: str, suffix: str, option: str, force: bool = False) -> None:
+    """Refuse a wrong extension, a missing folder or an existing file before any work is done."""
     if target == "-":
         return
     path = Path(target)
@@ -108,6 +108,8 @@ def check_target(target: str, suffix: str, option: str) -> None:
         raise UsageError(f"{option}: folder {str(path.parent)!r} does not exist")
     if path.is_dir():
         raise UsageError(f"{option}: {target!r} is a folder")
+    if path.exists() and not force:
+        raise UsageError(f"{option}: {target} exists; use --force to overwrite it")
 
 
 def choice(value: str, allowed: tuple[str, ...], option: str) -> str:

@@ -3,6 +3,7 @@
 #   sh docs/img/game-sim/make-figures.sh
 set -e
 out=docs/img/game-sim
+rm -f $out/*.png $out/*.gif  # gantool refuses to overwrite without --force
 gantool game-sim --x 2 --y 2 --plot $out/lecture.png
 gantool game-sim --x 2 --y 2 -o simgd,extragradient --animate $out/lecture.gif
 gantool game-sim -o simgd,altgd,ogda,extragradient,consensus,negative-momentum,adam,flow \
