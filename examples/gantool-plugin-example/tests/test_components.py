@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import pytest
 import torch
 
 from gantool import registry
 from gantool.errors import UsageError
+
+try:  # the entry point only exists once the package is installed
+    metadata.distribution("gantool-plugin-example")
+except metadata.PackageNotFoundError:
+    pytest.fail("gantool-plugin-example is not installed: pip install -e "
+                "'examples/gantool-plugin-example[test]' first", pytrace=False)
 
 
 def test_registered_through_the_entry_point():
