@@ -127,7 +127,8 @@ def test_an_existing_plot_is_kept_unless_force(cli, tmp_path):
     target.write_bytes(b"precious")
     result = cli("game-sim", "--steps", "5", "--plot", str(target))
     assert result.returncode == 2
-    assert result.stderr.decode() == f"Error: --plot: {target} exists; use --force to overwrite it\n"
+    expected = f"Error: --plot: {target} exists; use --force to overwrite it\n"
+    assert result.stderr.decode() == expected
     assert target.read_bytes() == b"precious"
     ok(cli("game-sim", "--steps", "5", "--plot", str(target), "--force"))
     with Image.open(target) as image:

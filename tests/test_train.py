@@ -4,6 +4,7 @@ NaN stops cleanly, the run directory is complete, and a locked run is refused.""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -205,3 +206,17 @@ def test_latest_falls_back_to_a_pointer_file_where_symlinks_fail(tmp_path, monke
     assert rundir.resolve_run(None, tmp_path / "runs") == run.resolve()
     with pytest.raises(UsageError, match="does not exist"):
         rundir.resolve_run(None, tmp_path / "elsewhere")
+
+
+def test_a_run_name_is_found_under_runs_root_even_beside_a_plain_folder(tmp_path, monkeypatch):
+    from gantool.train import rundir
+
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "runs" / "photos"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (tmp_path / "photos").mkdir()  # the user's images, not a run
+    assert rundir.resolve_run("photos", "runs") == Path("runs") / "photos"
+    (tmp_path / "other").mkdir()
+    with pytest.raises(UsageError, match="other is not a gantool run directory"):
+        rundir.resolve_run("other", "runs")

@@ -104,7 +104,8 @@ def evaluate_command(
 
     Example: gantool evaluate --run runs/latest --metrics fid,kid,mode-coverage
 
-    Pipe: gantool sample --n 10000 --format npz --out - | gantool evaluate --fake - --real mnist-5k --json
+    Pipe: gantool sample --n 10000 --format npz --out - |
+    gantool evaluate --fake - --real mnist-5k --json
 
     Folder: gantool evaluate --fake samples/ --real cifar10
     """

@@ -123,8 +123,8 @@ def _write(array, out: str, format: str, columns, meta: dict, labels) -> None:
     import numpy as np
 
     from gantool import sampling
+    from gantool.io import atomic_write
     from gantool.train import grids
-    from gantool.train.rundir import atomic_write
 
     stdout = out == "-"
     if format == "grid":

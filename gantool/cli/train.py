@@ -32,8 +32,8 @@ def train_command(
     image_size: int = _opt(None, "--image-size", help="Resize images to this size.",
                            panel=HELP_DATA),
     channels: int = _opt(None, "--channels", help="1 (grey) or 3 (RGB).", panel=HELP_DATA),
-    arch: str = _opt(None, "--arch", help="Architecture (default mlp): mlp, dcgan, resnet, "
-                     "mlp2d (2-D points).", panel=HELP_MODEL),
+    arch: str = _opt(None, "--arch", help="Architecture (default mlp; mlp2d for ring8 and "
+                     "grid25): mlp, dcgan, resnet, mlp2d (2-D points).", panel=HELP_MODEL),
     loss: str = _opt(None, "--loss", help="Adversarial loss (default non-saturating): minimax "
                      "(the lecture's), non-saturating, wgan, wgan-gp, hinge, lsgan, "
                      "relativistic.", panel=HELP_MODEL),
@@ -101,7 +101,7 @@ def train_command(
 
     Example: gantool train   (an MLP GAN on the bundled digits)
 
-    Mode collapse: gantool train --dataset ring8 --arch mlp2d --loss minimax
+    Mode collapse: gantool train --dataset ring8 --loss minimax   (then add --spectral-norm)
 
     Resume: gantool train --resume latest --steps 10000
     """

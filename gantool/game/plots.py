@@ -11,7 +11,6 @@ import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 
@@ -24,25 +23,19 @@ COLORS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:b
 
 @contextmanager
 def _written(target: str, suffix: str):
-    """Yield a temporary path; on success move it to `target` (or copy it to stdout for '-')."""
-    folder = None if target == "-" else str(Path(target).parent)
-    handle, temp = tempfile.mkstemp(suffix=suffix, dir=folder)
-    os.close(handle)
-    try:
+    """Yield a temporary path; on success it replaces `target` (or is copied to stdout for '-')."""
+    from gantool.io import atomic_path
+
+    if target != "-":
+        with atomic_path(target, suffix) as temp:
+            yield str(temp)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        temp = os.path.join(folder, f"figure{suffix}")
         yield temp
-        if target == "-":
-            with open(temp, "rb") as source:
-                shutil.copyfileobj(source, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-        else:
-            # mkstemp makes the file private (0600); give it the mode a plain open() would.
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(temp, 0o666 & ~mask)
-            os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+        with open(temp, "rb") as source:
+            shutil.copyfileobj(source, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
 
 
 def _pyplot():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gantool.errors import GantoolError, UsageError
-from gantool.train.rundir import atomic_write
+from gantool.io import atomic_write
 
 FORMAT = "gantool-checkpoint"
 VERSION = 1

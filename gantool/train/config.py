@@ -17,11 +17,16 @@ from gantool.errors import UsageError
 
 DEFAULT_STEPS = 5000  # ~64 epochs of mnist-5k at batch 64: digits appear (the lecture's figure)
 DEVICES = ("auto", "cpu", "cuda", "mps")
-# Defaults that differ per architecture (applied before the TOML file and the flags): the tiny
-# 2-D networks learn the mixtures in a few thousand steps with larger batches and lr 1e-3.
+# Defaults that differ per architecture (applied before the TOML file and the flags). The tiny
+# 2-D networks learn the mixtures in a few thousand steps with larger batches and a fast D; a G
+# five times slower than D is also the classic mode-collapse setting, which is what ring8 and
+# grid25 are for: `--loss minimax` collapses there, `--spectral-norm` or
+# `--loss wgan-gp --d-steps 5` cover every mode (docs/train.md has the measurements).
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mlp2d": {"batch_size": 256, "lr_g": 1e-3, "lr_d": 1e-3, "sample_every": 250},
+    "mlp2d": {"batch_size": 256, "lr_g": 2e-4, "lr_d": 1e-3, "sample_every": 250},
 }
+# Datasets of 2-D points train `mlp2d` unless --arch says otherwise.
+POINT_DATASETS = frozenset({"ring8", "grid25"})
 
 
 @dataclass
@@ -136,8 +141,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 def build_config(file_options: dict[str, Any], cli_options: dict[str, Any]) -> TrainConfig:
     """Defaults <- the architecture's defaults <- file options <- command-line options
     (None means 'not given')."""
-    arch = cli_options.get("arch") or file_options.get("arch") or TrainConfig.arch
-    merged: dict[str, Any] = dict(ARCH_DEFAULTS.get(arch, {}))
+    dataset = cli_options.get("dataset") or file_options.get("dataset") or TrainConfig.dataset
+    default_arch = "mlp2d" if dataset in POINT_DATASETS else TrainConfig.arch
+    arch = cli_options.get("arch") or file_options.get("arch") or default_arch
+    merged: dict[str, Any] = {"arch": arch, **ARCH_DEFAULTS.get(arch, {})}
     for source in (file_options, cli_options):
         for key, value in source.items():
             if key not in OPTION_FIELDS:

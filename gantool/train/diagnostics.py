@@ -35,8 +35,8 @@ TRY = {
                             "--spectral-norm"],
     "non_convergence": ["lower learning rates (--lr-g/--lr-d 1e-4)", "--ema 0.999", "--r1 10",
                         "--spectral-norm"],
-    "mode_collapse": ["--loss non-saturating", "--loss wgan-gp", "--r1 10",
-                      "a lower --lr-g", "a larger --batch-size"],
+    "mode_collapse": ["--spectral-norm", "--loss wgan-gp --d-steps 5", "--r1 10",
+                      "--lr-g as large as --lr-d"],
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gantool.train.rundir import atomic_write
+from gantool.io import atomic_write
 
 
 def grid_columns(n: int) -> int:
@@ -68,7 +68,8 @@ def save_scatter(points: np.ndarray, path: str | Path, *, real: np.ndarray | Non
     ax.scatter(points[:, 0], points[:, 1], s=3, c="#d62728", label="generated")
     if modes is not None:
         ax.scatter(modes[:, 0], modes[:, 1], s=40, marker="x", c="black", label="modes")
-    reference = real if real is not None else points
+    # Frame the data, not the samples: a collapsed generator must still show every mode it missed.
+    reference = next(a for a in (real, modes, points) if a is not None)
     finite = reference[np.isfinite(reference).all(axis=1)]
     if len(finite):
         lo, hi = finite.min(axis=0), finite.max(axis=0)

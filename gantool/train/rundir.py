@@ -11,50 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from gantool.errors import GantoolError, UsageError
+from gantool.io import atomic_write
 
 LOCK_NAME = ".lock"
 LATEST = "latest"
-
-
-@contextmanager
-def atomic_write(path: str | Path, mode: str = "wb") -> Iterator:
-    """Write to a temp file beside `path`, fsync it, rename it over `path`, fsync the directory.
-
-    A crash at any moment leaves either the old file or the new one, never a torn one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # some platforms cannot open directories
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def new_run_dir(runs_root: str, name: str | None, run_dir: str | None, label: str) -> Path:
@@ -166,9 +130,12 @@ def resolve_run(spec: str | Path | None, runs_root: str | Path = "runs") -> Path
             raise UsageError(f"no run given and {latest} does not exist; train one first "
                              "(gantool train) or name one with --run")
     else:
+        # A path that is a run wins; otherwise a run of that name under runs_root (so a plain
+        # folder ./photos does not hide runs/photos).
         path = Path(spec)
-        if not path.exists() and (root / str(spec)).exists():
-            path = root / str(spec)
+        named = root / str(spec)
+        if not (path / "config.json").is_file() and (named / "config.json").is_file():
+            path = named
     if not path.is_dir():
         raise UsageError(f"run directory not found: {spec if spec is not None else path}")
     if not (path / "config.json").is_file():
