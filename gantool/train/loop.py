@@ -328,13 +328,17 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
 
         while step < total:
             # ---- Step 1: fix G, train D (K times) on real batches and fresh fakes
-            for _ in range(c.d_steps):
+            for k in range(c.d_steps):
                 real, y_real = batches.next()
                 z = torch.randn(c.batch_size, z_dim, generator=noise_gen, device=device)[rows]
                 y_fake = (torch.randint(num_classes, (c.batch_size,), generator=noise_gen,
                                         device=device)[rows] if num_classes else None)
-                with torch.no_grad():
-                    fake = G_run(z, y_fake)
+                # The last D step's fakes keep G's graph for Step 2: G has not changed since
+                # they were drawn, so they are what Step 2 would draw, for one G forward less.
+                keep_graph = k == c.d_steps - 1
+                with autocast(), (nullcontext() if keep_graph else torch.no_grad()):
+                    fake_g = G_run(z, y_fake)
+                fake = fake_g.detach()
                 with autocast():
                     d_in_real = augment(real) if augment else real
                     d_in_fake = augment(fake) if augment else fake
@@ -356,12 +360,8 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
 
             # ---- Step 2: fix D (no gradients for its weights), train G to fool it
             D.requires_grad_(False)
-            z = torch.randn(c.batch_size, z_dim, generator=noise_gen, device=device)[rows]
-            y_fake = (torch.randint(num_classes, (c.batch_size,), generator=noise_gen,
-                                    device=device)[rows] if num_classes else None)
             with autocast():
-                fake = G_run(z, y_fake)
-                fake_logits_g = D_run(augment(fake) if augment else fake, y_fake).float()
+                fake_logits_g = D_run(augment(fake_g) if augment else fake_g, y_fake).float()
                 loss_g = loss.g_loss(fake_logits_g, real_logits.detach())
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
