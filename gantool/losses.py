@@ -1,4 +1,4 @@
-"""Adversarial losses (registry kind "loss") and the regularizers R1 and the gradient penalty.
+"""Adversarial losses (registry kind "loss") and the penalties R1, R2 and the gradient penalty.
 
 Every loss works on raw discriminator logits and returns scalars to MINIMISE. Where a loss is
 written with D(x) = sigmoid(logit), the logs are computed stably from logits:
@@ -145,34 +145,24 @@ for _cls, _text in _LOSSES.items():
     register("loss", _cls.name, _text)(_cls)
 
 
-def _input_grad(D, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    """d sum(D(x)) / dx per sample, flattened, kept in the graph so the penalty trains D."""
-    x = x.detach().requires_grad_(True)
-    logits = D(x, y) if y is not None else D(x)
+def input_grad(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """d sum(logits) / dx per sample, flattened and kept in the graph (so a penalty trains D).
+    Per sample only if D treats samples independently (no BatchNorm)."""
     (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
     return grad.reshape(len(x), -1)
 
 
-def r1_penalty(D, real: torch.Tensor, y: torch.Tensor | None = None, *, gamma: float = 1.0):
-    """R1 (Mescheder et al. 2018): gamma/2 * E ||grad_x D(x)||^2 on real samples."""
+def squared_gradient_penalty(logits: torch.Tensor, x: torch.Tensor, gamma: float) -> torch.Tensor:
+    """gamma/2 * E ||grad_x D(x)||^2: R1 (Mescheder et al. 2018) with x real, R2 with x fake.
+    `logits` = D(x) computed from `x` with requires_grad."""
     if gamma < 0:
-        raise UsageError(f"R1 gamma must be >= 0, got {gamma}")
-    return 0.5 * gamma * _input_grad(D, real, y).pow(2).sum(1).mean()
+        raise UsageError(f"penalty weight gamma must be >= 0, got {gamma}")
+    return 0.5 * gamma * input_grad(logits, x).pow(2).sum(1).mean()
 
 
-def gradient_penalty(
-    D,
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    y: torch.Tensor | None = None,
-    *,
-    lam: float = 10.0,
-    generator: torch.Generator | None = None,
-):
-    """WGAN-GP (Gulrajani et al. 2017): lam * E (||grad D(x_hat)|| - 1)^2 at random points
-    x_hat = eps * real + (1 - eps) * fake on the lines between paired samples."""
-    if lam < 0:
-        raise UsageError(f"gradient-penalty lambda must be >= 0, got {lam}")
+def interpolates(real: torch.Tensor, fake: torch.Tensor,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """x_hat = eps * real + (1 - eps) * fake, eps ~ U(0, 1) per pair, requiring grad."""
     if real.shape != fake.shape:
         raise UsageError(
             "gradient penalty pairs real and fake samples: shapes "
@@ -180,6 +170,12 @@ def gradient_penalty(
         )
     shape = (len(real),) + (1,) * (real.ndim - 1)
     eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
-    x_hat = eps * real.detach() + (1 - eps) * fake.detach()
-    norms = _input_grad(D, x_hat, y).norm(2, dim=1)
-    return lam * (norms - 1).pow(2).mean()
+    return (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+
+
+def gradient_penalty(logits: torch.Tensor, x_hat: torch.Tensor, lam: float = 10.0) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): lam * E (||grad D(x_hat)|| - 1)^2, `logits` = D(x_hat)
+    at `interpolates(real, fake)`."""
+    if lam < 0:
+        raise UsageError(f"gradient-penalty lambda must be >= 0, got {lam}")
+    return lam * (input_grad(logits, x_hat).norm(2, dim=1) - 1).pow(2).mean()

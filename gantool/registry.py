@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gantool.errors import UsageError
 
@@ -35,24 +36,34 @@ BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "feature-extractor": ("gantool.metrics.features",),
     "game": ("gantool.game.games",),
     "optimizer": ("gantool.game.optimizers",),
+    "update": ("gantool.train.updates",),
 }
 KINDS = tuple(BUILTIN_MODULES)
 
 
 @dataclass(frozen=True)
 class Entry:
+    """A registered component. `defaults`: what the component asks of the command that uses it
+    (an architecture's or dataset's training defaults, e.g. {"batch_size": 256}), so a plugin
+    declares its own where it registers."""
+
     kind: str
     name: str
     description: str
     origin: str
     factory: Callable
+    defaults: dict = field(default_factory=dict)
+
+    def options(self) -> list[str]:
+        """The keyword options the factory takes (what `create` accepts)."""
+        return [p.name for p in inspect.signature(self.factory).parameters.values()
+                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 _entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
 _builtins_loaded: set[str] = set()
 _plugins_loaded = False
 _origin = BUILTIN  # who is registering right now: "built-in" or a plugin's distribution
-plugin_errors: list[str] = []  # one line per plugin that failed to load
 
 
 def _check_kind(kind: str) -> None:
@@ -60,8 +71,10 @@ def _check_kind(kind: str) -> None:
         raise UsageError(f"unknown kind {kind!r}; kinds are: {', '.join(KINDS)}")
 
 
-def register(kind: str, name: str | None = None, description: str | None = None):
-    """Decorator: register a factory as `name` (default: its function name, '_' -> '-')."""
+def register(kind: str, name: str | None = None, description: str | None = None, *,
+             defaults: dict | None = None):
+    """Decorator: register a factory as `name` (default: its function name, '_' -> '-');
+    `defaults` are the options it asks of the command using it (see `Entry`)."""
     _check_kind(kind)
 
     def decorate(factory: Callable) -> Callable:
@@ -73,7 +86,7 @@ def register(kind: str, name: str | None = None, description: str | None = None)
                 f"{_origin} overrides {kind} {key!r} from {_entries[kind][key].origin}",
                 stacklevel=2,
             )
-        _entries[kind][key] = Entry(kind, key, text, _origin, factory)
+        _entries[kind][key] = Entry(kind, key, text, _origin, factory, dict(defaults or {}))
         return factory
 
     return decorate
@@ -114,9 +127,8 @@ def load_plugins() -> None:
                 if callable(loaded):
                     loaded()
         except Exception as exc:  # a broken plugin must not break gantool
-            message = f"plugin {dist!r} ({ep.value}) failed to load and was skipped: {exc}"
-            plugin_errors.append(message)
-            warnings.warn(message, stacklevel=2)
+            warnings.warn(f"plugin {dist!r} ({ep.value}) failed to load and was skipped: {exc}",
+                          stacklevel=2)
 
 
 def entries(kind: str | None = None) -> list[Entry]:
@@ -145,8 +157,18 @@ def get(kind: str, name: str) -> Entry:
 
 
 def create(kind: str, name: str, /, **kwargs):
-    """Call the factory of (kind, name); None-valued kwargs are dropped so defaults apply."""
-    return get(kind, name).factory(**{k: v for k, v in kwargs.items() if v is not None})
+    """Call the factory of (kind, name). None-valued kwargs are dropped so the component's
+    defaults apply; an option the factory does not take is a UsageError naming the ones it does
+    (a factory with **kwargs takes anything and checks for itself)."""
+    entry = get(kind, name)
+    options = {k: v for k, v in kwargs.items() if v is not None}
+    params = inspect.signature(entry.factory).parameters.values()
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        unknown = [k for k in options if k not in entry.options()]
+        if unknown:
+            raise UsageError(f"{kind} {name!r} has no option {', '.join(map(repr, unknown))}; "
+                             f"its options are: {', '.join(entry.options()) or 'none'}")
+    return entry.factory(**options)
 
 
 def _natural_key(text: str) -> list:

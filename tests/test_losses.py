@@ -9,7 +9,12 @@ import torch
 
 from gantool import registry
 from gantool.errors import UsageError
-from gantool.losses import AdversarialLoss, gradient_penalty, r1_penalty
+from gantool.losses import (
+    AdversarialLoss,
+    gradient_penalty,
+    interpolates,
+    squared_gradient_penalty,
+)
 
 # Built-ins only: a plugin installed in the environment brings its own tests.
 NAMES = [e.name for e in registry.entries("loss") if e.origin == registry.BUILTIN]
@@ -117,6 +122,16 @@ class Linear(torch.nn.Module):
         return out if y is None else out + self.table[y]
 
 
+def r1_penalty(D, real, y=None, *, gamma):
+    real = real.detach().requires_grad_(True)
+    return squared_gradient_penalty(D(real, y), real, gamma)
+
+
+def gp(D, real, fake, lam=10.0):
+    x_hat = interpolates(real, fake)
+    return gradient_penalty(D(x_hat), x_hat, lam)
+
+
 def test_r1_penalty_is_half_gamma_squared_gradient_norm():
     D = Linear([3.0, 4.0])  # ||w||^2 = 25
     real = torch.randn(5, 2)
@@ -132,20 +147,20 @@ def test_r1_penalty_is_half_gamma_squared_gradient_norm():
 def test_gradient_penalty_measures_distance_of_norm_from_one():
     D = Linear([3.0, 4.0])  # ||grad|| = 5 everywhere
     real, fake = torch.randn(4, 2), torch.randn(4, 2)
-    penalty = gradient_penalty(D, real, fake, lam=10.0)
+    penalty = gp(D, real, fake, lam=10.0)
     assert penalty.item() == pytest.approx(10.0 * 16)
     penalty.backward()
     assert D.w.grad.norm().item() > 0
     unit = Linear([0.6, 0.8])
-    assert gradient_penalty(unit, real, fake).item() == pytest.approx(0.0, abs=1e-10)
+    assert gp(unit, real, fake).item() == pytest.approx(0.0, abs=1e-10)
 
 
 def test_gradient_penalty_on_images_and_bad_inputs():
     D = Linear([1.0] * 12)
     real, fake = torch.randn(3, 3, 2, 2), torch.randn(3, 3, 2, 2)
     expected = 10.0 * (math.sqrt(12) - 1) ** 2
-    assert gradient_penalty(D, real, fake).item() == pytest.approx(expected, rel=1e-5)
+    assert gp(D, real, fake).item() == pytest.approx(expected, rel=1e-5)
     with pytest.raises(UsageError, match="shapes"):
-        gradient_penalty(D, real, fake[:2])
+        gp(D, real, fake[:2])
     with pytest.raises(UsageError, match=">= 0"):
         r1_penalty(D, real, gamma=-1.0)

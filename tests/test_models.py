@@ -8,7 +8,7 @@ import torch
 
 from gantool import registry
 from gantool.errors import UsageError
-from gantool.models import Discriminator, Generator, create_models
+from gantool.models import Discriminator, Generator
 
 # Per architecture: the sample shapes it supports, tiny options that keep tests fast,
 # and shapes it must refuse with a UsageError.
@@ -116,8 +116,8 @@ def test_bad_options():
     with pytest.raises(UsageError, match="width"):
         build("dcgan", (1, 28, 28), width=0)
     with pytest.raises(UsageError, match="no option 'no_such_option'; its options are: "):
-        create_models("mlp", sample_shape=(1, 28, 28), no_such_option=1)
-    G, _ = create_models("mlp", sample_shape=(1, 28, 28), z_dim=None, width=4)
+        registry.create("architecture", "mlp", sample_shape=(1, 28, 28), no_such_option=1)
+    G, _ = registry.create("architecture", "mlp", sample_shape=(1, 28, 28), z_dim=None, width=4)
     assert G.z_dim == 100  # None keeps the default
 
 

@@ -132,7 +132,7 @@ def evaluate_command(
         raise UsageError("give --real or --real-stats, not both")
 
     from gantool.metrics import evaluation, sources
-    from gantool.train.loop import resolve_device
+    from gantool.devices import resolve_device
 
     dev = str(resolve_device(device))
     fake_source = None

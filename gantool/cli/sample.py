@@ -72,7 +72,7 @@ def sample_command(
                       INTERPOLATION_STEPS, force)
 
     from gantool.train.checkpoint import load_generator
-    from gantool.train.loop import resolve_device
+    from gantool.devices import resolve_device
     from gantool.train.rundir import resolve_run
 
     source = checkpoint if checkpoint is not None else resolve_run(run, runs_root)

@@ -37,6 +37,10 @@ def train_command(
     loss: str = _opt(None, "--loss", help="Adversarial loss (default non-saturating): minimax "
                      "(the lecture's), non-saturating, wgan, wgan-gp, hinge, lsgan, "
                      "relativistic.", panel=HELP_MODEL),
+    arch_opt: list[str] = _opt(None, "--arch-opt", metavar="KEY=VALUE", help="An option of the "
+                               "architecture, e.g. --arch-opt width=128 --arch-opt "
+                               "d_batch_norm=false (repeatable; gantool list architecture "
+                               "--json shows each one's options).", panel=HELP_MODEL),
     conditional: bool = _opt(None, "--conditional/--no-conditional", help="Class-conditional "
                              "G and D (labelled data).", panel=HELP_MODEL),
     spectral_norm: bool = _opt(None, "--spectral-norm/--no-spectral-norm", help="Spectral "
@@ -45,8 +49,16 @@ def train_command(
                       "100).", panel=HELP_MODEL),
     r1: float = _opt(None, "--r1", metavar="GAMMA", help="R1 penalty weight on real data "
                      "(default 0: off).", panel=HELP_MODEL),
+    r2: float = _opt(None, "--r2", metavar="GAMMA", help="R2 penalty weight on generated data "
+                     "(default 0: off).", panel=HELP_MODEL),
     gp: float = _opt(None, "--gp", metavar="LAMBDA", help="Gradient-penalty weight (default: "
                      "the loss's, 10 for wgan-gp, else off).", panel=HELP_MODEL),
+    reg_every: int = _opt(None, "--reg-every", metavar="N", help="Lazy regularisation: the "
+                          "penalties every N D updates at N times the weight (default 1).",
+                          panel=HELP_MODEL),
+    update: str = _opt(None, "--update", metavar="RULE", help="Update rule: how an iteration "
+                       "orders the players' steps (default alternating: K D steps, then one G "
+                       "step; gantool list update).", panel=HELP_OPT),
     d_steps: int = _opt(None, "--d-steps", metavar="K", help="D updates per G update "
                         "(default 1).", panel=HELP_OPT),
     lr_g: float = _opt(None, "--lr-g", help="G's Adam learning rate (default 2e-4).",
@@ -105,11 +117,12 @@ def train_command(
 
     Resume: gantool train --resume latest --steps 10000
     """
-    from gantool.train.config import build_config, read_toml, resume_config
+    from gantool.train.config import build_config, parse_assignments, read_toml, resume_config
 
     cli = {k: v for k, v in locals().items()
-           if k not in ("config_file", "resume", "dry_run", "build_config", "read_toml",
-                        "resume_config")}
+           if k not in ("config_file", "resume", "dry_run", "arch_opt", "build_config",
+                        "read_toml", "resume_config", "parse_assignments")}
+    cli["arch_options"] = parse_assignments(arch_opt, "--arch-opt") if arch_opt else None
     file_options = read_toml(config_file) if config_file is not None else {}
     resume_dir = None
     if resume is not None:
@@ -124,7 +137,7 @@ def train_command(
     from gantool import registry
 
     for kind, name in (("dataset", config.dataset), ("architecture", config.arch),
-                       ("loss", config.loss)):
+                       ("loss", config.loss), ("update", config.update)):
         registry.get(kind, name)  # an unknown name fails here, before anything is written
     if dry_run:
         print(json.dumps({**config.to_dict(), "resume": str(resume_dir) if resume_dir else None},

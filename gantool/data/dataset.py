@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
 
@@ -92,23 +91,13 @@ COMMON_OPTIONS = ("root", "image_size", "channels", "download", "seed")
 
 def load_dataset(name: str, **options) -> Dataset:
     """Load a registered dataset by name; None-valued options keep the dataset's defaults."""
-    entry = registry.get("dataset", name)
     options = {k: v for k, v in options.items() if v is not None}
-    accepted = inspect.signature(entry.factory).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    unknown = [k for k in options if k not in accepted and not takes_any]
-    if unknown:
-        known = [k for k in accepted if accepted[k].kind is inspect.Parameter.KEYWORD_ONLY]
-        raise UsageError(
-            f"dataset {name!r} has no option {', '.join(map(repr, unknown))}; "
-            f"its options are: {', '.join(known)}"
-        )
     for key in ("image_size", "channels"):
         if key in options and (not isinstance(options[key], int) or options[key] < 1):
             raise UsageError(f"{key} must be a positive integer, got {options[key]!r}")
     if options.get("channels") not in (None, 1, 3):
         raise UsageError(f"channels must be 1 or 3, got {options['channels']}")
-    dataset = entry.factory(**options)
+    dataset = registry.create("dataset", name, **options)
     if not dataset.name:
         dataset.name = name
     return dataset

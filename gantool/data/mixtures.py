@@ -53,7 +53,12 @@ def mixture(name: str, modes: np.ndarray, std: float, size: int, seed: int) -> D
     )
 
 
-@register("dataset", "ring8", "8 Gaussians on a circle, radius 2, std 0.02 (Unrolled GAN), 2-D")
+# Points train the small 2-D networks unless --arch says otherwise.
+POINT_DEFAULTS = {"arch": "mlp2d"}
+
+
+@register("dataset", "ring8", "8 Gaussians on a circle, radius 2, std 0.02 (Unrolled GAN), 2-D",
+          defaults=POINT_DEFAULTS)
 def ring8(
     *,
     root=None,
@@ -68,7 +73,8 @@ def ring8(
 
 
 @register(
-    "dataset", "grid25", "25 Gaussians on a 5x5 grid, spacing 2, std 0.05 (VEEGAN, PacGAN), 2-D"
+    "dataset", "grid25", "25 Gaussians on a 5x5 grid, spacing 2, std 0.05 (VEEGAN, PacGAN), 2-D",
+    defaults=POINT_DEFAULTS,
 )
 def grid25(
     *,

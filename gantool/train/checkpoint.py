@@ -73,6 +73,22 @@ def latest_checkpoint(run_dir: Path) -> Path:
     return found[-1][1]
 
 
+def last_finite_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint of the run whose weights are all finite, or None."""
+    import torch
+
+    for _, path in reversed(list_checkpoints(Path(run_dir) / "checkpoints")):
+        try:
+            state = load_checkpoint(path)
+        except GantoolError:
+            continue
+        nets = [state.get(k) for k in ("G", "D", "G_ema")]
+        if all(bool(torch.isfinite(t).all()) for net in nets if net for t in net.values()
+               if torch.is_floating_point(t)):
+            return path
+    return None
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
     """A checkpoint file from a file path, a run directory or a checkpoints/ directory."""
     path = Path(path)

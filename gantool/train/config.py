@@ -17,16 +17,6 @@ from gantool.errors import UsageError
 
 DEFAULT_STEPS = 5000  # ~64 epochs of mnist-5k at batch 64: digits appear (the lecture's figure)
 DEVICES = ("auto", "cpu", "cuda", "mps")
-# Defaults that differ per architecture (applied before the TOML file and the flags). The tiny
-# 2-D networks learn the mixtures in a few thousand steps with larger batches and a fast D; a G
-# five times slower than D is also the classic mode-collapse setting, which is what ring8 and
-# grid25 are for: `--loss minimax` collapses there, `--spectral-norm` or
-# `--loss wgan-gp --d-steps 5` cover every mode (docs/train.md has the measurements).
-ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mlp2d": {"batch_size": 256, "lr_g": 2e-4, "lr_d": 1e-3, "sample_every": 250},
-}
-# Datasets of 2-D points train `mlp2d` unless --arch says otherwise.
-POINT_DATASETS = frozenset({"ring8", "grid25"})
 
 
 @dataclass
@@ -39,13 +29,17 @@ class TrainConfig:
     channels: int | None = None
     # model and objective
     arch: str = "mlp"
+    arch_options: dict[str, Any] | None = None  # the architecture's own options (width, ...)
     loss: str = "non-saturating"  # trains well by default; "minimax" is the lecture's exact loss
     conditional: bool = False
     spectral_norm: bool = False
     z_dim: int | None = None  # None: the architecture's default (100 for images)
     r1: float = 0.0
+    r2: float = 0.0
     gp: float | None = None  # None: the loss's own default (10 for wgan-gp, else off)
+    reg_every: int = 1  # lazy regularisation: penalties every N D updates, N times the weight
     # optimisation
+    update: str = "alternating"  # the update rule (registry kind "update")
     d_steps: int = 1
     lr_g: float = 2e-4
     lr_d: float = 2e-4
@@ -96,6 +90,12 @@ def _check_type(key: str, value: Any) -> Any:
         if optional:
             return None
         raise UsageError(f"option {option_name(key)!r} cannot be empty")
+    if declared.startswith("dict"):
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value) and all(
+                isinstance(v, (bool, int, float, str)) for v in value.values()):
+            return dict(value)
+        raise UsageError(f"option {option_name(key)!r} must be a table of names to numbers, "
+                         f"strings or booleans, not {value!r}")
     if declared.startswith("bool"):
         if isinstance(value, bool):
             return value
@@ -111,6 +111,26 @@ def _check_type(key: str, value: Any) -> Any:
     if isinstance(value, str):
         return value
     raise UsageError(f"option {option_name(key)!r} must be a string, not {value!r}")
+
+
+def parse_assignments(items: list[str], flag: str) -> dict[str, Any]:
+    """["width=128", "d_batch_norm=false"] -> {"width": 128, "d_batch_norm": False}: values are
+    read as TOML values where they parse (numbers, true/false, "quoted"), else kept as text."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(f"{flag} takes KEY=VALUE with KEY a plain name, not {item!r}")
+        try:
+            options[key] = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            options[key] = text.strip()
+    return options
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -132,19 +152,32 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         if name not in OPTION_FIELDS:
             known = ", ".join(sorted(option_name(k) for k in OPTION_FIELDS))
             raise UsageError(f"unknown key {key!r} in {path}; known keys: {known}")
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not str(OPTION_FIELDS[name].type).startswith("dict"):
             raise UsageError(f"key {key!r} in {path} must be a value, not a table")
         options[name] = _check_type(name, value)
     return options
 
 
+def component_defaults(kind: str, name: str) -> dict[str, Any]:
+    """The training defaults a registered dataset or architecture declares (see registry)."""
+    from gantool import registry
+
+    defaults = registry.get(kind, name).defaults
+    unknown = [k for k in defaults if k not in OPTION_FIELDS]
+    if unknown:
+        raise UsageError(f"{kind} {name!r} declares unknown training defaults: {unknown}")
+    return defaults
+
+
 def build_config(file_options: dict[str, Any], cli_options: dict[str, Any]) -> TrainConfig:
-    """Defaults <- the architecture's defaults <- file options <- command-line options
-    (None means 'not given')."""
+    """Defaults <- the dataset's and then the architecture's declared defaults <- file options
+    <- command-line options (None means 'not given')."""
     dataset = cli_options.get("dataset") or file_options.get("dataset") or TrainConfig.dataset
-    default_arch = "mlp2d" if dataset in POINT_DATASETS else TrainConfig.arch
-    arch = cli_options.get("arch") or file_options.get("arch") or default_arch
-    merged: dict[str, Any] = {"arch": arch, **ARCH_DEFAULTS.get(arch, {})}
+    merged: dict[str, Any] = {"dataset": dataset,
+                              **component_defaults("dataset", dataset)}
+    arch = cli_options.get("arch") or file_options.get("arch") or merged.get("arch",
+                                                                              TrainConfig.arch)
+    merged.update({"arch": arch, **component_defaults("architecture", arch)})
     for source in (file_options, cli_options):
         for key, value in source.items():
             if key not in OPTION_FIELDS:
@@ -162,7 +195,8 @@ def validate(c: TrainConfig) -> None:
         if not ok:
             raise UsageError(message)
 
-    for key in ("batch_size", "d_steps", "sample_every", "checkpoint_every", "log_every"):
+    for key in ("batch_size", "d_steps", "sample_every", "checkpoint_every", "log_every",
+                "reg_every"):
         need(getattr(c, key) >= 1, f"--{option_name(key)} must be at least 1")
     need(c.keep_last >= 1, "--keep-last must be at least 1")
     for key in ("lr_g", "lr_d"):
@@ -172,6 +206,7 @@ def validate(c: TrainConfig) -> None:
         need(0.0 <= getattr(c, key) < 1.0, f"--{key} must be in [0, 1)")
     need(0.0 <= c.ema < 1.0, "--ema must be a decay in [0, 1) (0 turns it off)")
     need(math.isfinite(c.r1) and c.r1 >= 0, "--r1 must be a non-negative number")
+    need(math.isfinite(c.r2) and c.r2 >= 0, "--r2 must be a non-negative number")
     need(c.gp is None or (math.isfinite(c.gp) and c.gp >= 0), "--gp must be a non-negative number")
     need(c.steps is None or c.steps >= 1, "--steps must be at least 1")
     need(c.epochs is None or c.epochs >= 1, "--epochs must be at least 1")

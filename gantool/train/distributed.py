@@ -119,6 +119,17 @@ def all_reduce_mean(tensor: torch.Tensor, world: World) -> torch.Tensor:
     return tensor / world.size
 
 
+def gather_cpu_tensor(tensor: torch.Tensor, world: World) -> list[torch.Tensor]:
+    """Every rank's copy of a small CPU tensor (e.g. its RNG state), in rank order."""
+    if world.size == 1:
+        return [tensor]
+    import torch.distributed as dist
+
+    gathered: list = [None] * world.size
+    dist.all_gather_object(gathered, tensor)
+    return gathered
+
+
 def sync_buffers(module: torch.nn.Module, world: World) -> None:
     """Rank 0's buffers (BatchNorm statistics) everywhere, as DDP's broadcast_buffers does."""
     if world.size == 1:

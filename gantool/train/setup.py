@@ -1,0 +1,146 @@
+"""From a TrainConfig to the parts of a run: data, networks, optimisers, objective, update rule,
+failure monitor and fixed latents, assembled into a TrainingState.
+
+Everything needed to rebuild the networks is the architecture's factory kwargs, which go into
+every checkpoint (`arch`); everything the run directory records about the options is `resolved`.
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+
+from gantool import registry
+from gantool.errors import UsageError
+from gantool.train import checkpoint as ckpt
+from gantool.train import distributed as dist
+from gantool.train.augment import diff_augment
+from gantool.train.batches import BatchStream
+from gantool.train.config import DEFAULT_STEPS, TrainConfig
+from gantool.train.diagnostics import FailureMonitor, pairwise_diversity
+from gantool.train.distributed import World
+from gantool.train.metrics_log import MetricsLog
+from gantool.train.objective import Objective, check_penalties
+from gantool.train.state import TrainingState, reseed_global
+
+FIXED_SAMPLES_IMAGES = 64  # an 8x8 grid, like the lecture's figure
+FIXED_SAMPLES_POINTS = 1000  # enough points to see (and count) the modes of a 2-D mixture
+DIAG_SAMPLES_IMAGES = 256
+
+
+@dataclass
+class Fixed:
+    """Latents drawn once from their own generator: the sample grids and the monitor's probe."""
+
+    z: torch.Tensor
+    y: torch.Tensor | None
+    n_grid: int
+    n_probe: int
+
+    def grid(self):
+        return self.z[:self.n_grid], None if self.y is None else self.y[:self.n_grid]
+
+    def probe(self):
+        return self.z[:self.n_probe], None if self.y is None else self.y[:self.n_probe]
+
+
+@dataclass
+class Run:
+    config: TrainConfig
+    dataset: object
+    state: TrainingState
+    objective: Objective
+    fixed: Fixed
+    arch: dict  # {"name", "kwargs"}: what rebuilds G and D
+    resolved: dict  # every option as resolved, for config.json and checkpoints
+    data_info: dict
+    total: int
+
+
+def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
+    torch.manual_seed(c.seed)  # the same on every rank: identical initial weights
+    dataset = _load_data(c)
+    if c.conditional and dataset.num_classes == 0:
+        raise UsageError(f"--conditional needs labelled data; dataset {c.dataset!r} has none")
+    batches = BatchStream(dataset, c.batch_size, device, c.seed, world, c.conditional)
+    if batches.steps_per_epoch == 0:
+        raise UsageError(f"--batch-size {c.batch_size} is larger than the dataset "
+                         f"({len(dataset)} samples)")
+    total = c.steps or (c.epochs * batches.steps_per_epoch if c.epochs else DEFAULT_STEPS)
+
+    num_classes = dataset.num_classes if c.conditional else 0
+    arch = {"name": c.arch, "kwargs": {**(c.arch_options or {}),
+                                       "sample_shape": list(dataset.sample_shape),
+                                       "z_dim": c.z_dim, "num_classes": num_classes,
+                                       "spectral_norm": c.spectral_norm}}
+    G, D = ckpt.build_models(arch)
+    arch["kwargs"]["z_dim"] = G.z_dim
+    loss = registry.create("loss", c.loss)
+    gp = c.gp if c.gp is not None else (loss.default_gp or 0.0)
+    check_penalties(D, c.arch, c.r1, c.r2, gp)
+    G.to(device)
+    D.to(device)
+    if device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in D.modules()):
+        G.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
+        D.to(memory_format=torch.channels_last)
+    dist.broadcast_module(G, world)
+    dist.broadcast_module(D, world)
+    # --compile: the training forward passes go through torch.compile; the plain modules stay
+    # for checkpoints, sampling and the penalties' double backward.
+    G_run, D_run = (torch.compile(G), torch.compile(D)) if c.compile else (G, D)
+    # Fused Adam: one kernel for all parameters (5x faster steps than the default on CPU).
+    fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+    opt_g = torch.optim.Adam(G.parameters(), lr=c.lr_g, betas=(c.beta1, c.beta2), **fused)
+    opt_d = torch.optim.Adam(D.parameters(), lr=c.lr_d, betas=(c.beta1, c.beta2), **fused)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if c.ema > 0 else None
+    noise = torch.Generator(device).manual_seed(c.seed + 1)
+
+    use_amp = c.amp and device.type == "cuda"
+    if c.amp and not use_amp:
+        warn("--amp only applies on CUDA; training in float32")
+    if c.augment and not dataset.is_image:
+        warn("--augment only applies to images; ignored for 2-D points")
+    objective = Objective(
+        loss, G_run=G_run, D_run=D_run, D=D, batch_size=c.batch_size,
+        rows=world.batch_slice(c.batch_size), z_dim=G.z_dim, num_classes=num_classes,
+        device=device, r1=c.r1, r2=c.r2, gp=gp, reg_every=c.reg_every,
+        augment=diff_augment if c.augment and dataset.is_image else None,
+        autocast=(lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp
+        else nullcontext)
+    # --d-steps reaches the rule only when given, so a rule without the option keeps working.
+    rule = registry.create("update", c.update, d_steps=c.d_steps if c.d_steps != 1 else None)
+
+    fixed_gen = torch.Generator().manual_seed(c.seed + 2)
+    n_grid = FIXED_SAMPLES_IMAGES if dataset.is_image else FIXED_SAMPLES_POINTS
+    n_probe = DIAG_SAMPLES_IMAGES if dataset.is_image else FIXED_SAMPLES_POINTS
+    z = torch.randn(max(n_grid, n_probe), G.z_dim, generator=fixed_gen).to(device)
+    y = (torch.arange(len(z)) % num_classes).to(device) if num_classes else None
+    monitor = FailureMonitor(modes=dataset.modes, mode_std=dataset.mode_std, loss=c.loss,
+                             r1=c.r1)
+    if dataset.is_image:
+        pick = torch.randperm(len(dataset), generator=fixed_gen)[:n_probe]
+        monitor.real_diversity = pairwise_diversity(dataset.to_model(dataset.data[pick]))
+
+    state = TrainingState(G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, batches=batches,
+                          monitor=monitor, log=MetricsLog(None, device), rule=rule, noise=noise,
+                          world=world, device=device, seed=c.seed, ema_decay=c.ema)
+    if world.size > 1:
+        reseed_global(c.seed, world.rank, 0)
+    data_info = {"is_image": dataset.is_image, "num_samples": len(dataset),
+                 "sample_shape": list(dataset.sample_shape), "num_classes": dataset.num_classes,
+                 "modes": dataset.modes, "mode_std": dataset.mode_std}
+    resolved = {**c.to_dict(), "steps": total, "z_dim": G.z_dim, "gp": gp,
+                "device_resolved": str(device), "world_size": world.size,
+                "arch_kwargs": arch["kwargs"]}
+    return Run(c, dataset, state, objective, Fixed(z, y, n_grid, n_probe), arch, resolved,
+               data_info, total)
+
+
+def _load_data(c: TrainConfig):
+    from gantool.data import load_dataset
+
+    return load_dataset(c.dataset, root=c.data_root, image_size=c.image_size,
+                        channels=c.channels, download=c.download, seed=c.seed)
