@@ -69,3 +69,25 @@ def test_two_processes_match_one_and_resume_with_any_number(tmp_path):
     continued = load_checkpoint(latest_checkpoint(tmp_path / "runs" / "half"))
     assert continued["world_size"] == 1 and continued["step"] == 10
     assert _max_difference(continued, straight) < TOLERANCE
+
+
+@pytest.mark.slow
+def test_two_process_resume_continues_every_ranks_random_stream(tmp_path):
+    # mlp's D has dropout: its masks come from each rank's global RNG, which must resume as it
+    # was (v1 reseeded it from seed + rank + step, so masks changed after a resume).
+    images = ["--dataset", "mnist-5k", "--arch", "mlp", "--image-size", "8", "--arch-opt",
+              "width=8", "--batch-size", "16", "--log-every", "3", "--sample-every", "100",
+              "--device", "cpu"]
+    straight = _torchrun(tmp_path, 2, *images, "--steps", "8", "--name", "straight")
+    assert straight.returncode == 0, straight.stderr.decode()[-3000:]
+    half = _torchrun(tmp_path, 2, *images, "--steps", "4", "--name", "half")
+    assert half.returncode == 0, half.stderr.decode()[-3000:]
+    resumed = _torchrun(tmp_path, 2, "--resume", "half", "--steps", "8")
+    assert resumed.returncode == 0, resumed.stderr.decode()[-3000:]
+    a = load_checkpoint(latest_checkpoint(tmp_path / "runs" / "straight"))
+    b = load_checkpoint(latest_checkpoint(tmp_path / "runs" / "half"))
+    assert len(b["rng"]["torch_ranks"]) == 2
+    assert not torch.equal(*b["rng"]["torch_ranks"])  # the ranks' streams differ
+    for part in ("G", "D"):
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs"
