@@ -19,11 +19,13 @@ def simgd():
     return updates.SimGD()
 
 
-@register("optimizer", "altgd", "alternating gradient descent-ascent: x steps, then y")
-def altgd():
+@register("optimizer", "altgd", "alternating gradient descent-ascent: x steps (--steps-x), then y")
+def altgd(steps_x: int = 1):
     from gantool.game import updates
 
-    return updates.AltGD()
+    if steps_x < 1:
+        raise UsageError(f"--steps-x must be at least 1, got {steps_x}")
+    return updates.AltGD(steps_x)
 
 
 @register("optimizer", "ogda", "optimistic gradient descent-ascent (Daskalakis et al. 2018)")
@@ -70,3 +72,45 @@ def flow():
     from gantool.game import updates
 
     return updates.Flow()
+
+
+@register("optimizer", "sga", "symplectic gradient adjustment, lambda (Balduzzi et al. 2018)")
+def sga(lam: float = 1.0):
+    from gantool.game import updates
+
+    if not math.isfinite(lam):
+        raise UsageError(f"--sga-lambda must be a finite number, got {lam}")
+    return updates.SGA(lam)
+
+
+@register("optimizer", "cgd", "competitive gradient descent (Schaefer & Anandkumar 2019)")
+def cgd():
+    from gantool.game import updates
+
+    return updates.CGD()
+
+
+# Lookahead wraps rules whose next point depends on the current point only.
+LOOKAHEAD_BASES = ("simgd", "altgd", "extragradient", "consensus", "sga", "cgd")
+BASE_FLAGS = {"steps_x": "--steps-x", "gamma": "--consensus-gamma", "lam": "--sga-lambda"}
+
+
+@register("optimizer", "lookahead", "k steps of a base rule, then alpha of the way (Chavdarova 2021)")
+def lookahead(base: str = "simgd", k: int = 5, alpha: float = 0.5, steps_x: int | None = None,
+              gamma: float | None = None, lam: float | None = None):
+    import inspect
+
+    from gantool import registry
+    from gantool.game import parse, updates
+
+    parse.choice(base, LOOKAHEAD_BASES, "--lookahead-base")
+    if k < 1:
+        raise UsageError(f"--lookahead-k must be at least 1, got {k}")
+    if not math.isfinite(alpha) or not 0 < alpha <= 1:
+        raise UsageError(f"--lookahead-alpha must be a number in (0, 1], got {alpha}")
+    factory = registry.get("optimizer", base).factory
+    given = {key: v for key, v in (("steps_x", steps_x), ("gamma", gamma), ("lam", lam))
+             if v is not None}
+    for key in given.keys() - set(inspect.signature(factory).parameters):
+        raise UsageError(f"{BASE_FLAGS[key]} does not apply to lookahead's base {base}")
+    return updates.Lookahead(factory(**given), k, alpha)
