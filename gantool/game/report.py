@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from gantool.game import analysis
 from gantool.game.simulate import Simulation, SweepRow
 
 EXCERPT_ROWS = 11  # evenly spaced trajectory rows shown in the table view (plus steps 1-3)
@@ -66,7 +67,10 @@ def simulation_json(sim: Simulation) -> str:
         "game": sim.game.describe(),
         "start": dict(zip(names, sim.start.tolist(), strict=True)),
         "lr": sim.lr,
+        "lr_x": sim.lr_x,
+        "lr_y": sim.lr_y,
         "steps": sim.steps,
+        "jacobian": jacobian_json(sim.game),
         "tol": sim.tol,
         "columns": names,
         "optimizers": [
@@ -80,6 +84,8 @@ def simulation_json(sim: Simulation) -> str:
                 "verdict": run.verdict,
                 "spectral_radius": run.spectral_radius,
                 "steps_to_tol": run.steps_to_tol,
+                "eigenvalues": _complex_list(run.eigenvalues),
+                "stable_lr": run.stable_lr,
                 "trajectory": [[_number(v) for v in point] for point in run.trajectory],
             }
             for run in sim.runs
@@ -87,6 +93,26 @@ def simulation_json(sim: Simulation) -> str:
         "summary": sim.summary,
     }
     return json.dumps(document, allow_nan=False) + "\n"
+
+
+def _complex_list(values) -> list[list[float]] | None:
+    """Complex numbers as [re, im] pairs (JSON has no complex type)."""
+    if values is None:
+        return None
+    return [[_number(v.real), _number(v.imag)] for v in np.asarray(values, dtype=complex)]
+
+
+def jacobian_json(game) -> dict | None:
+    """The game's Jacobian at the equilibrium and its potential / Hamiltonian split."""
+    split = analysis.jacobian_split(game.equilibrium_jacobian())
+    if split is None:
+        return None
+    return {
+        "matrix": split["J"].tolist(),
+        "symmetric": split["S"].tolist(),
+        "antisymmetric": split["A"].tolist(),
+        "eigenvalues": _complex_list(split["eigenvalues"]),
+    }
 
 
 def sweep_json(game, start, steps: int, tol: float, spec, rows: list[SweepRow]) -> str:
@@ -200,7 +226,49 @@ def simulation_tables(sim: Simulation) -> list:
             _precise(run.spectral_radius),
             "not reached" if run.steps_to_tol is None else str(run.steps_to_tol),
         )
-    return [title, trajectory, summary, f"[bold]{sim.summary}[/bold]"]
+    return [title, trajectory, summary, *analysis_lines(sim), f"[bold]{sim.summary}[/bold]"]
+
+
+def _matrix(M) -> str:
+    return "[" + "; ".join(", ".join(_fmt(v) for v in row) for row in np.asarray(M)) + "]"
+
+
+def _complex(value) -> str:
+    value = complex(value)
+    if abs(value.imag) < 1e-12:
+        return _precise(value.real)
+    return f"{_precise(value.real)}{'+' if value.imag >= 0 else '-'}{_precise(abs(value.imag))}i"
+
+
+def _lr_range(stable: dict | None) -> str:
+    if stable is None:
+        return "no closed form"
+    if stable["lr_max"] is None:
+        return f"every lr > 0 ({stable['formula']})"
+    if stable["lr_max"] == 0:
+        return f"no lr ({stable['formula']})"
+    return f"lr < {_precise(stable['lr_max'])} ({stable['formula']})"
+
+
+def analysis_lines(sim: Simulation) -> list[str]:
+    """The linearisation at the equilibrium, in words: J = S + A, the update's eigenvalues,
+    and the closed-form range of step sizes that contract."""
+    split = analysis.jacobian_split(sim.game.equilibrium_jacobian())
+    if split is None:
+        return ["No linearisation: the game's field is not differentiable at the equilibrium."]
+    lines = [
+        f"Game Jacobian at the equilibrium J = S + A: S (potential) = {_matrix(split['S'])}, "
+        f"A (Hamiltonian) = {_matrix(split['A'])}; "
+        f"eigenvalues of J: {', '.join(_complex(v) for v in split['eigenvalues'])}."
+    ]
+    for run in sim.runs:
+        if run.eigenvalues is None:
+            lines.append(f"{run.name}: no fixed linear update (it depends on its history).")
+            continue
+        values = ", ".join(_complex(v) for v in run.eigenvalues)
+        lines.append(f"{run.name}: update eigenvalues {values}; contracts for "
+                     f"{_lr_range(run.stable_lr)}.")
+    return lines
 
 
 def _ranges(ranges: list[list[float]]) -> str:
@@ -236,4 +304,67 @@ def sweep_tables(game, steps: int, rows: list[SweepRow]) -> list:
             contracting = stable_ranges(row.lrs, row.spectral_radius < 1 - RADIUS_TOL)
             line += f"; its spectral radius is < 1 for {_ranges(contracting)}"
         out.append(f"[bold]{line}.[/bold]")
+    return out
+
+
+# ---- phase diagrams ----
+
+PHASE_SYMBOLS = {"converges": ".", "cycles": "o", "diverges": "X"}
+
+
+def phase_csv(axes, grids) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["optimizer", axes[0].name, axes[1].name, "final_distance",
+                     "spectral_radius", "verdict"])
+    for grid in grids:
+        for i, first in enumerate(axes[0].values):
+            for j, second in enumerate(axes[1].values):
+                rho = "" if grid.spectral_radius is None else float(grid.spectral_radius[i, j])
+                writer.writerow([grid.name, first, second, float(grid.final_distance[i, j]), rho,
+                                 grid.verdicts[i, j]])
+    return out.getvalue()
+
+
+def phase_json(game, start, steps: int, tol: float, axes, grids) -> str:
+    def table(values):
+        return [[_number(v) for v in row] for row in values]
+
+    document = {
+        "game": game.describe(),
+        "start": dict(zip(columns(game), start.tolist(), strict=True)),
+        "steps": steps,
+        "tol": tol,
+        "axes": [{"name": a.name, "start": a.start, "stop": a.stop, "n": a.n, "values": a.values}
+                 for a in axes],
+        "optimizers": [
+            {
+                "name": grid.name,
+                "params": grid.params,
+                "final_distance": table(grid.final_distance),
+                "spectral_radius": None if grid.spectral_radius is None
+                else table(grid.spectral_radius),
+                "verdict": [list(row) for row in grid.verdicts],
+            }
+            for grid in grids
+        ],
+    }
+    return json.dumps(document, allow_nan=False) + "\n"
+
+
+def phase_maps(game, steps: int, axes, grids) -> list[str]:
+    """A text phase diagram per rule: the second parameter up, the first across."""
+    first, second = axes
+    legend = ", ".join(f"{symbol} {verdict}" for verdict, symbol in PHASE_SYMBOLS.items())
+    out = [f"{game.name}: {game.label}  ·  {steps} steps per cell  ·  {legend}"]
+    for grid in grids:
+        counts = {v: int((grid.verdicts == v).sum()) for v in PHASE_SYMBOLS}
+        lines = [f"{grid.name}: " + ", ".join(f"{n} {v}" for v, n in counts.items())]
+        for j in reversed(range(second.n)):
+            row = "".join(PHASE_SYMBOLS[v] for v in grid.verdicts[:, j])
+            lines.append(f"  {second.name} {_fmt(second.values[j]):>8} | {row}")
+        lines.append(f"  {'':>{len(second.name) + 9}} +-" + "-" * first.n)
+        lines.append(f"  {first.name} from {_fmt(first.start)} to {_fmt(first.stop)} "
+                     f"({first.n} values, left to right)")
+        out.append("\n".join(lines))
     return out

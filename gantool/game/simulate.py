@@ -14,7 +14,8 @@ from gantool.game.fields import Game
 from gantool.game.updates import Optimizer
 
 # The command-line flag of each factory keyword, for error messages.
-GAME_FLAGS = {"matrix": "--matrix", "a": "--a", "b": "--b", "c": "--c", "loss": "--loss",
+GAME_FLAGS = {"matrix": "--matrix", "a": "--a", "b": "--b", "c": "--c", "mix": "--mix",
+              "loss": "--loss",
               "regularizer": "--regularizer", "gamma": "--gamma", "noise_std": "--noise-std"}
 OPTIMIZER_FLAGS = {"gamma": "--consensus-gamma", "beta": "--beta", "steps_x": "--steps-x",
                    "lam": "--sga-lambda", "base": "--lookahead-base", "k": "--lookahead-k",
@@ -103,7 +104,7 @@ class Simulation:
     lr_y: float
 
 
-def _check_size(steps: int, width: int) -> None:
+def check_size(steps: int, width: int) -> None:
     if steps * width > MAX_VALUES:
         raise UsageError(
             f"--steps {steps} would keep {steps * width:,} numbers in memory; "
@@ -114,7 +115,7 @@ def _check_size(steps: int, width: int) -> None:
 def simulate(game: Game, optimizers, start: np.ndarray, lr: float, steps: int,
              tol: float, lr_x: float | None = None, lr_y: float | None = None) -> Simulation:
     """Run each optimizer from `start` for `steps` steps of size `lr`, and judge each run."""
-    _check_size(steps, game.dim * len(optimizers))
+    check_size(steps, game.dim * len(optimizers))
     J = game.equilibrium_jacobian()
     lrs = step_sizes(game, lr, lr_x, lr_y)[None]
     one_lr = lrs[0, 0] == lrs[0, -1]  # the closed-form ranges are for one step size
@@ -159,7 +160,7 @@ def sweep(game: Game, optimizers, start: np.ndarray, lrs: np.ndarray, steps: int
           tol: float, lr_x: float | None = None, lr_y: float | None = None) -> list[SweepRow]:
     """Every step size at once: each optimizer advances all len(lrs) copies in one batch.
     A fixed lr_x or lr_y replaces the swept value for that player."""
-    _check_size(steps, game.dim * len(lrs))
+    check_size(steps, game.dim * len(lrs))
     J = game.equilibrium_jacobian()
     coordinate_lrs = np.stack([step_sizes(game, lr, lr_x, lr_y) for lr in lrs])
     rows = []

@@ -28,6 +28,8 @@ def _simgd_bound(J: np.ndarray) -> float:
 
 def _answer(lr_max: float | None, formula: str) -> dict:
     """lr_max None: every lr > 0 contracts; 0: none does."""
+    if lr_max == 0 and formula.startswith("lr <"):
+        formula = "an eigenvalue l has Re l >= 0, so |1 + lr l| >= 1"
     return {"lr_max": lr_max, "formula": formula}
 
 
