@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,7 +54,6 @@ _entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
 _builtins_loaded: set[str] = set()
 _plugins_loaded = False
 _origin = BUILTIN  # who is registering right now: "built-in" or a plugin's distribution
-plugin_errors: list[str] = []  # one line per plugin that failed to load
 
 
 def _check_kind(kind: str) -> None:
@@ -99,12 +100,14 @@ def _load_builtins(kind: str) -> None:
 
 
 def load_plugins() -> None:
-    """Import every `gantool.plugins` entry point once; report and skip broken ones."""
+    """Import every `gantool.plugins` entry point once; warn about and skip broken ones."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    from importlib import metadata  # ~20 ms: only paid when a registry is first used
+    if not _any_plugin_declared():
+        return  # importlib.metadata and its scan cost ~25 ms at start-up; nothing to load
+    from importlib import metadata
 
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist is not None else ep.name
@@ -114,9 +117,33 @@ def load_plugins() -> None:
                 if callable(loaded):
                     loaded()
         except Exception as exc:  # a broken plugin must not break gantool
-            message = f"plugin {dist!r} ({ep.value}) failed to load and was skipped: {exc}"
-            plugin_errors.append(message)
-            warnings.warn(message, stacklevel=2)
+            warnings.warn(f"plugin {dist!r} ({ep.value}) failed to load and was skipped: {exc}",
+                          stacklevel=2)
+
+
+def _any_plugin_declared() -> bool:
+    """A cheap pre-check: does any installed distribution's entry_points.txt name our group?
+    (Distributions on sys.path keep it in NAME.dist-info/ or NAME.egg-info/; a zip or an
+    unreadable folder is left to importlib.metadata.)"""
+    marker = f"[{ENTRY_POINT_GROUP}]"
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            if os.path.isfile(folder):
+                return True  # a zip on the path: let importlib.metadata look inside
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(folder or ".", name, "entry_points.txt"),
+                          encoding="utf-8", errors="replace") as handle:
+                    if marker in handle.read():
+                        return True
+            except OSError:
+                continue
+    return False
 
 
 def entries(kind: str | None = None) -> list[Entry]:

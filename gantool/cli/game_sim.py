@@ -238,15 +238,9 @@ def _check_outputs(plot, animate, plot_eigenvalues, sweeping, output_format, for
         raise UsageError(f"--format {output_format} and a figure on '-' cannot share stdout")
 
 
-def _print(renderables: list, to_stdout: bool) -> None:
-    from rich.console import Console
-
+def _print(blocks: list[str], to_stdout: bool) -> None:
     stream = sys.stdout if to_stdout else sys.stderr
-    # Piped into a file, a table squeezed to 80 columns would cut numbers short.
-    wide = not stream.isatty() and "COLUMNS" not in os.environ
-    console = Console(file=stream, width=160 if wide else None, soft_wrap=wide)
-    for item in renderables:
-        console.print(item)
+    stream.write("\n\n".join(blocks) + "\n")
 
 
 def _note(message: str) -> None:

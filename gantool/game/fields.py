@@ -5,6 +5,7 @@ Every method takes a batch so one call can advance a thousand step sizes at once
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -137,8 +138,12 @@ def quadratic(a: float, b: float, c: float, mix: float | None = None) -> LinearG
 
 # Expectations over Gaussian instance noise use Gauss-Hermite quadrature: deterministic and,
 # for these smooth integrands, exact to machine precision with a few dozen nodes.
-_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(40)
-_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+@functools.cache
+def _quadrature() -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights (summing to 1) for E g(N(0, 1)); built on first use, since importing
+    numpy.polynomial costs a few ms of every game-sim start."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
+    return nodes, weights / weights.sum()
 
 
 def _sigmoid_of_minus(t):
@@ -181,13 +186,14 @@ class DiracGan(Game):
         if self.loss == "rpgan":
             dpsi, dtheta = self._relativistic(psi, theta)
         elif self.regularizer == "instance-noise":
-            noise = self.noise_std * _NODES  # (K,), broadcast against the batch
+            nodes, weights = _quadrature()
+            noise = self.noise_std * nodes  # (K,), broadcast against the batch
             fake = theta[..., None] + noise
             real = noise
             p = psi[..., None]
-            dpsi = (fake * self._fprime(p * fake) - real * self._fprime(-p * real)) @ _WEIGHTS
+            dpsi = (fake * self._fprime(p * fake) - real * self._fprime(-p * real)) @ weights
             g_slope = self._fprime(-p * fake if self.loss == "non-saturating" else p * fake)
-            dtheta = -psi * (g_slope @ _WEIGHTS)
+            dtheta = -psi * (g_slope @ weights)
         else:
             dpsi = theta * self._fprime(psi * theta)
             g_arg = -psi * theta if self.loss == "non-saturating" else psi * theta
@@ -206,9 +212,10 @@ class DiracGan(Game):
             slope = self._fprime(psi * theta)
             return theta * slope, -psi * slope
         # fake - real with independent N(0, s^2) noise on each is theta + N(0, 2 s^2).
-        gap = theta[..., None] + math.sqrt(2) * self.noise_std * _NODES
+        nodes, weights = _quadrature()
+        gap = theta[..., None] + math.sqrt(2) * self.noise_std * nodes
         slope = self._fprime(psi[..., None] * gap)
-        return (gap * slope) @ _WEIGHTS, -psi * (slope @ _WEIGHTS)
+        return (gap * slope) @ weights, -psi * (slope @ weights)
 
 
 def dirac_gan(loss: str, regularizer: str, gamma: float, noise_std: float) -> DiracGan:
