@@ -4,8 +4,8 @@ Thin: parse and check options, call gantool.game, print. numpy is imported insid
 scipy only for the `flow` optimizer and matplotlib only for --plot/--animate.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typer reads the option annotations with
+# typing.get_type_hints, which compiles every string annotation at each start (~10 ms here).
 import os
 import sys
 
