@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from gantool.game.report import player_label
+from gantool.game.report import phase_label, player_label
 
 FRAMES = 50  # frames in an animation
 COLORS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown",
@@ -256,12 +256,8 @@ def plot_phase(game, axes, grids, target: str) -> None:
         ax.axis("off")
     handles = [Patch(color=VERDICT_COLORS[v], label=v) for v in order]
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8)
-    swept = {first.name, second.name}
-    fixed = ", ".join(f"{k}={v}" for k, v in game.params.items()
-                      if k.replace("_", "-") not in swept)
-    fig.suptitle(f"{game.name} {game.formula if game.formula != 'Dirac-GAN' else ''}"
-                 f"{f' ({fixed})' if fixed else ''}: verdict per cell, "
-                 "contours = spectral radius", fontsize=10)
+    fig.suptitle(f"{phase_label(game, axes)}: verdict per cell, contours = spectral radius",
+                 fontsize=10)
     fig.tight_layout(rect=(0, 0.05, 1, 0.96))
     with _written(target, ".png") as temp:
         fig.savefig(temp, dpi=110, format="png")

@@ -233,7 +233,7 @@ def simulation_tables(sim: Simulation) -> list[str]:
              "not reached" if run.steps_to_tol is None else str(run.steps_to_tol)]
             for run in sim.runs]
     summary = text_table("summary", headers, rows, left=("optimizer", "verdict"))
-    return [title, trajectory, summary, *analysis_lines(sim), sim.summary]
+    return [title, trajectory, summary, "\n".join(analysis_lines(sim)), sim.summary]
 
 
 def _matrix(M) -> str:
@@ -356,11 +356,26 @@ def phase_json(game, start, steps: int, tol: float, axes, grids) -> str:
     return json.dumps(document, allow_nan=False) + "\n"
 
 
+def phase_label(game, axes) -> str:
+    """The game and its parameters that are not swept (a, b, c follow a swept mix)."""
+    swept = {axis.name for axis in axes}
+    if "mix" in swept:
+        swept |= {"a", "b", "c"}
+    fixed = ", ".join(f"{k}={_short(v)}" for k, v in game.params.items()
+                      if k.replace("_", "-") not in swept)
+    formula = "" if game.formula == "Dirac-GAN" else f" {game.formula}"
+    return f"{game.name}{formula}{f' ({fixed})' if fixed else ''}"
+
+
+def _short(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def phase_maps(game, steps: int, axes, grids) -> list[str]:
     """A text phase diagram per rule: the second parameter up, the first across."""
     first, second = axes
     legend = ", ".join(f"{symbol} {verdict}" for verdict, symbol in PHASE_SYMBOLS.items())
-    out = [f"{game.name}: {game.label}  ·  {steps} steps per cell  ·  {legend}"]
+    out = [f"{phase_label(game, axes)}  ·  {steps} steps per cell  ·  {legend}"]
     for grid in grids:
         counts = {v: int((grid.verdicts == v).sum()) for v in PHASE_SYMBOLS}
         lines = [f"{grid.name}: " + ", ".join(f"{n} {v}" for v, n in counts.items())]
