@@ -202,7 +202,7 @@ def _build(options):
 def test_phase_diagram_cells_are_the_single_runs():
     axes = parse.sweep_axes("lr=0.1:1.5:4,mix=0:1:3")
     options = {"lr": 0.1, "lr-x": None, "lr-y": None, "mix": None}
-    game, grids = phase.phase_diagram(_build, options, axes, 60, 1e-3)
+    _, grids = phase.phase_diagram(_build, options, axes, 60, 1e-3)
     for grid in grids:
         for i, lr in enumerate(axes[0].values):
             for j, mix in enumerate(axes[1].values):

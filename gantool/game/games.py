@@ -64,7 +64,8 @@ def dirac_gan(
     parse.choice(loss, LOSSES, "--loss")
     parse.choice(regularizer, REGULARIZERS, "--regularizer")
     if gamma is not None and regularizer not in PENALTIES:
-        raise UsageError("--gamma applies only with --regularizer r1, r2, r1+r2 or gradient-penalty")
+        raise UsageError(
+            "--gamma applies only with --regularizer r1, r2, r1+r2 or gradient-penalty")
     if noise_std is not None and regularizer != "instance-noise":
         raise UsageError("--noise-std applies only with --regularizer instance-noise")
     gamma = 1.0 if gamma is None else gamma

@@ -95,7 +95,7 @@ LOOKAHEAD_BASES = ("simgd", "altgd", "extragradient", "consensus", "sga", "cgd")
 BASE_FLAGS = {"steps_x": "--steps-x", "gamma": "--consensus-gamma", "lam": "--sga-lambda"}
 
 
-@register("optimizer", "lookahead", "k steps of a base rule, then alpha of the way (Chavdarova 2021)")
+@register("optimizer", "lookahead", "k base steps, then alpha of the way there (Chavdarova 2021)")
 def lookahead(base: str = "simgd", k: int = 5, alpha: float = 0.5, steps_x: int | None = None,
               gamma: float | None = None, lam: float | None = None):
     import inspect

@@ -29,7 +29,7 @@ class PhaseGrid:
 
 def _value(axis: Axis, i: int):
     value = axis.values[i]
-    return int(round(value)) if axis.name in WHOLE_NUMBERS else value
+    return round(value) if axis.name in WHOLE_NUMBERS else value
 
 
 def phase_diagram(build: Callable, options: dict, axes: tuple[Axis, Axis], steps: int,
@@ -42,7 +42,8 @@ def phase_diagram(build: Callable, options: dict, axes: tuple[Axis, Axis], steps
     game = None
     for fixed in itertools.product(*(range(axes[k].n) for k in looped)):
         chosen = dict(options)
-        chosen.update({axes[k].name: _value(axes[k], i) for k, i in zip(looped, fixed, strict=True)})
+        chosen.update({axes[k].name: _value(axes[k], i)
+                       for k, i in zip(looped, fixed, strict=True)})
         game, optimizers, start = build(chosen)
         cells = _cells(shape, looped, fixed)
         lrs = np.stack([_step_sizes(game, chosen, axes, cell) for cell in cells])
@@ -50,9 +51,13 @@ def phase_diagram(build: Callable, options: dict, axes: tuple[Axis, Axis], steps
         J = game.equilibrium_jacobian()
         index = tuple(np.array(c) for c in zip(*cells, strict=True))
         for name, optimizer in optimizers:
-            grid = grids.setdefault(name, PhaseGrid(
-                name, optimizer.params, np.full(shape, np.inf),
-                None if J is None else np.full(shape, np.nan), np.full(shape, "", dtype=object)))
+            if name not in grids:
+                grids[name] = PhaseGrid(name, dict(optimizer.params), np.full(shape, np.inf),
+                                        None if J is None else np.full(shape, np.nan),
+                                        np.full(shape, "", dtype=object))
+            grid = grids[name]
+            # A swept rule parameter differs between builds: keep only those common to all.
+            grid.params = {k: v for k, v in grid.params.items() if optimizer.params.get(k) == v}
             traj = optimizer.run(game, np.broadcast_to(start, (len(cells), game.dim)), lrs, steps)
             with np.errstate(all="ignore"):  # diverged runs hold inf; that is their result
                 distances = game.distance(traj)
