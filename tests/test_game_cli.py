@@ -281,7 +281,7 @@ def test_eigenvalue_plot_is_a_real_image(cli, tmp_path):
         (["--lr-x", "0"], "--lr-x must be a finite number > 0"),
         (["--steps-x", "2"], "--steps-x applies only to optimizer altgd, lookahead"),
         (["-u", "altgd", "--steps-x", "0"], "--steps-x must be at least 1"),
-        (["-u", "lookahead", "--steps-x", "2"], "--steps-x does not apply to lookahead's base"),
+        (["-u", "lookahead", "--steps-x", "2"], "--steps-x applies only to optimizer altgd"),
         (["-u", "lookahead", "--lookahead-alpha", "1.5"], "--lookahead-alpha must be"),
         (["-u", "lookahead", "--lookahead-base", "adam"], "unknown --lookahead-base 'adam'"),
         (["--sweep", "lr=0.1:1:3"], "--sweep must be NAME=START:STOP:N,NAME=START:STOP:N"),

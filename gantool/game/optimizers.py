@@ -92,25 +92,19 @@ def cgd():
 
 # Lookahead wraps rules whose next point depends on the current point only.
 LOOKAHEAD_BASES = ("simgd", "altgd", "extragradient", "consensus", "sga", "cgd")
-BASE_FLAGS = {"steps_x": "--steps-x", "gamma": "--consensus-gamma", "lam": "--sga-lambda"}
 
 
 @register("optimizer", "lookahead", "k base steps, then alpha of the way there (Chavdarova 2021)")
 def lookahead(base: str = "simgd", k: int = 5, alpha: float = 0.5, steps_x: int | None = None,
               gamma: float | None = None, lam: float | None = None):
-    import inspect
-
-    from gantool import registry
-    from gantool.game import parse, updates
+    from gantool.game import parse, simulate, updates
 
     parse.choice(base, LOOKAHEAD_BASES, "--lookahead-base")
     if k < 1:
         raise UsageError(f"--lookahead-k must be at least 1, got {k}")
     if not math.isfinite(alpha) or not 0 < alpha <= 1:
         raise UsageError(f"--lookahead-alpha must be a number in (0, 1], got {alpha}")
-    factory = registry.get("optimizer", base).factory
-    given = {key: v for key, v in (("steps_x", steps_x), ("gamma", gamma), ("lam", lam))
-             if v is not None}
-    for key in given.keys() - set(inspect.signature(factory).parameters):
-        raise UsageError(f"{BASE_FLAGS[key]} does not apply to lookahead's base {base}")
-    return updates.Lookahead(factory(**given), k, alpha)
+    # The base's own options go through the same check as the command line's.
+    [(_, rule)] = simulate.build_optimizers([base], {"steps_x": steps_x, "gamma": gamma,
+                                                     "lam": lam})
+    return updates.Lookahead(rule, k, alpha)
