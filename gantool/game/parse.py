@@ -138,10 +138,13 @@ class Axis:
 
     @property
     def values(self) -> list[float]:
+        """N evenly spaced values from start to stop inclusive (ints for whole-number options)."""
         if self.n == 1:
-            return [self.start]
-        step = (self.stop - self.start) / (self.n - 1)
-        return [self.start + i * step for i in range(self.n - 1)] + [self.stop]
+            values = [self.start]
+        else:
+            step = (self.stop - self.start) / (self.n - 1)
+            values = [self.start + i * step for i in range(self.n - 1)] + [self.stop]
+        return [round(v) for v in values] if self.name in WHOLE_NUMBERS else values
 
 
 def sweep_axes(text: str) -> tuple[Axis, Axis]:
@@ -173,6 +176,6 @@ def _axis(name: str, spec: str) -> Axis:
     if name in STEP_SIZES and start <= 0:
         raise UsageError(f"--sweep {name} step sizes must be > 0, got {spec!r}")
     axis = Axis(name, start, stop, n)
-    if name in WHOLE_NUMBERS and any(v != round(v) for v in axis.values):
+    if name in WHOLE_NUMBERS and any(v != round(v) for v in Axis("", start, stop, n).values):
         raise UsageError(f"--sweep {name} takes whole numbers; {spec!r} gives fractions")
     return axis

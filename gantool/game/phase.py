@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gantool.game import analysis, simulate
-from gantool.game.parse import STEP_SIZES, WHOLE_NUMBERS, Axis
+from gantool.game.parse import STEP_SIZES, Axis
 
 
 @dataclass
@@ -27,11 +27,6 @@ class PhaseGrid:
     verdicts: np.ndarray
 
 
-def _value(axis: Axis, i: int):
-    value = axis.values[i]
-    return round(value) if axis.name in WHOLE_NUMBERS else value
-
-
 def phase_diagram(build: Callable, options: dict, axes: tuple[Axis, Axis], steps: int,
                   tol: float) -> tuple[object, list[PhaseGrid]]:
     """build(options) -> (game, [(name, optimizer)], start); options are keyed like --sweep."""
@@ -42,8 +37,7 @@ def phase_diagram(build: Callable, options: dict, axes: tuple[Axis, Axis], steps
     game = None
     for fixed in itertools.product(*(range(axes[k].n) for k in looped)):
         chosen = dict(options)
-        chosen.update({axes[k].name: _value(axes[k], i)
-                       for k, i in zip(looped, fixed, strict=True)})
+        chosen.update({axes[k].name: axes[k].values[i] for k, i in zip(looped, fixed, strict=True)})
         game, optimizers, start = build(chosen)
         cells = _cells(shape, looped, fixed)
         lrs = np.stack([_step_sizes(game, chosen, axes, cell) for cell in cells])
