@@ -196,13 +196,15 @@ def plot_eigenvalues(sim, target: str) -> None:
     angle = np.linspace(0, 2 * np.pi, 400)
     ax.plot(np.cos(angle), np.sin(angle), color="black", lw=1, label="unit circle")
     reach = 1.0
-    for color, run in zip(COLORS * 10, sim.runs, strict=False):
+    # Rules often share eigenvalues (sga and ogda on x*y): a marker shape each keeps both visible.
+    markers = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+    for color, marker, run in zip(COLORS * 10, markers * 10, sim.runs, strict=False):
         if run.eigenvalues is None:
             continue
         values = np.asarray(run.eigenvalues, dtype=complex)
         reach = max(reach, float(np.abs(values).max()))
         rho = float(np.abs(values).max())
-        ax.plot(values.real, values.imag, "o", color=color, ms=7, mfc="none", mew=1.6,
+        ax.plot(values.real, values.imag, marker, color=color, ms=9, mfc="none", mew=1.4, ls="",
                 label=f"{run.name} (radius {rho:.4g})")
     limit = 1.15 * min(reach, 4.0)
     ax.axhline(0, color="grey", lw=0.5)
