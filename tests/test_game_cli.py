@@ -258,6 +258,7 @@ def test_phase_diagram_csv_json_table_and_png(cli, tmp_path):
     assert cell[("simgd", 0.1, 1.0)]["verdict"] == "converges"  # with R1 + R2
     doc = json.loads(ok(cli(*args, "--format", "json")))
     assert [a["name"] for a in doc["axes"]] == ["lr", "gamma"]
+    assert (doc["lr"], doc["lr_x"], doc["lr_y"]) == (None, None, None)
     assert len(doc["optimizers"][0]["verdict"]) == 3
     target = tmp_path / "phase.png"
     out = ok(cli(*args, "--plot", str(target)))

@@ -282,7 +282,8 @@ def _sweep(game, optimizers, start, spec, options, steps, tol, output_format, pl
     if output_format == "csv":
         sys.stdout.write(report.sweep_csv(rows))
     elif output_format == "json":
-        sys.stdout.write(report.sweep_json(game, start, steps, tol, spec, rows))
+        fixed = {"lr_x": options["lr-x"], "lr_y": options["lr-y"]}  # null: the swept lr
+        sys.stdout.write(report.sweep_json(game, start, steps, tol, spec, rows, fixed))
     else:
         _print(report.sweep_tables(game, steps, rows), to_stdout)
     if plot is not None:
@@ -301,7 +302,10 @@ def _phase(build, options, axes, steps, tol, output_format, plot, to_stdout):
     if output_format == "csv":
         sys.stdout.write(report.phase_csv(axes, grids))
     elif output_format == "json":
-        sys.stdout.write(report.phase_json(game, start, steps, tol, axes, grids))
+        swept = {axis.name for axis in axes}
+        fixed = {name.replace("-", "_"): None if name in swept else options[name]
+                 for name in ("lr", "lr-x", "lr-y")}
+        sys.stdout.write(report.phase_json(game, start, steps, tol, axes, grids, fixed))
     else:
         _print(report.phase_maps(game, steps, axes, grids), to_stdout)
     if plot is not None:

@@ -116,10 +116,12 @@ def jacobian_json(game) -> dict | None:
     }
 
 
-def sweep_json(game, start, steps: int, tol: float, spec, rows: list[SweepRow]) -> str:
+def sweep_json(game, start, steps: int, tol: float, spec, rows: list[SweepRow],
+               step_sizes: dict) -> str:
     document = {
         "game": game.describe(),
         "start": dict(zip(columns(game), start.tolist(), strict=True)),
+        **step_sizes,
         "steps": steps,
         "tol": tol,
         "sweep": {"start": spec.start, "stop": spec.stop, "n": spec.n},
@@ -330,13 +332,14 @@ def phase_csv(axes, grids) -> str:
     return out.getvalue()
 
 
-def phase_json(game, start, steps: int, tol: float, axes, grids) -> str:
+def phase_json(game, start, steps: int, tol: float, axes, grids, step_sizes: dict) -> str:
     def table(values):
         return [[_number(v) for v in row] for row in values]
 
     document = {
         "game": game.describe(),
         "start": dict(zip(columns(game), start.tolist(), strict=True)),
+        **step_sizes,
         "steps": steps,
         "tol": tol,
         "axes": [{"name": a.name, "start": a.start, "stop": a.stop, "n": a.n, "values": a.values}
