@@ -337,7 +337,7 @@ def phase_json(game, start, steps: int, tol: float, axes, grids, step_sizes: dic
         return [[_number(v) for v in row] for row in values]
 
     document = {
-        "game": game.describe(),
+        "game": {"name": game.name, "formula": game.formula, **unswept_params(game, axes)},
         "start": dict(zip(columns(game), start.tolist(), strict=True)),
         **step_sizes,
         "steps": steps,
@@ -359,13 +359,17 @@ def phase_json(game, start, steps: int, tol: float, axes, grids, step_sizes: dic
     return json.dumps(document, allow_nan=False) + "\n"
 
 
-def phase_label(game, axes) -> str:
-    """The game and its parameters that are not swept (a, b, c follow a swept mix)."""
+def unswept_params(game, axes) -> dict:
+    """The game's parameters that the sweep does not vary (a, b, c follow a swept mix)."""
     swept = {axis.name for axis in axes}
     if "mix" in swept:
         swept |= {"a", "b", "c"}
-    fixed = ", ".join(f"{k}={_short(v)}" for k, v in game.params.items()
-                      if k.replace("_", "-") not in swept)
+    return {k: v for k, v in game.params.items() if k.replace("_", "-") not in swept}
+
+
+def phase_label(game, axes) -> str:
+    """The game and its parameters that are not swept."""
+    fixed = ", ".join(f"{k}={_short(v)}" for k, v in unswept_params(game, axes).items())
     formula = "" if game.formula == "Dirac-GAN" else f" {game.formula}"
     return f"{game.name}{formula}{f' ({fixed})' if fixed else ''}"
 
