@@ -18,7 +18,8 @@ import numpy as np
 
 from gantool.game import simulate
 
-OPTIMIZERS = ("simgd", "altgd", "ogda", "extragradient", "consensus", "negative-momentum", "adam")
+OPTIMIZERS = ("simgd", "altgd", "ogda", "extragradient", "consensus", "negative-momentum", "adam",
+              "sga", "cgd", "lookahead")
 
 
 def plain_python_simgd(lrs, steps: int, tol: float = 1e-3):

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import inspect
+import os
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,8 @@ class Entry:
 
     def options(self) -> list[str]:
         """The keyword options the factory takes (what `create` accepts)."""
+        import inspect  # ~10 ms: not on game-sim's start-up path
+
         return [p.name for p in inspect.signature(self.factory).parameters.values()
                 if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
@@ -112,12 +115,14 @@ def _load_builtins(kind: str) -> None:
 
 
 def load_plugins() -> None:
-    """Import every `gantool.plugins` entry point once; report and skip broken ones."""
+    """Import every `gantool.plugins` entry point once; warn about and skip broken ones."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    from importlib import metadata  # ~20 ms: only paid when a registry is first used
+    if not _any_plugin_declared():
+        return  # importlib.metadata and its scan cost ~25 ms at start-up; nothing to load
+    from importlib import metadata
 
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist is not None else ep.name
@@ -129,6 +134,31 @@ def load_plugins() -> None:
         except Exception as exc:  # a broken plugin must not break gantool
             warnings.warn(f"plugin {dist!r} ({ep.value}) failed to load and was skipped: {exc}",
                           stacklevel=2)
+
+
+def _any_plugin_declared() -> bool:
+    """A cheap pre-check: does any installed distribution's entry_points.txt name our group?
+    (Distributions on sys.path keep it in NAME.dist-info/ or NAME.egg-info/; a zip or an
+    unreadable folder is left to importlib.metadata.)"""
+    marker = f"[{ENTRY_POINT_GROUP}]"
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            if os.path.isfile(folder):
+                return True  # a zip on the path: let importlib.metadata look inside
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(folder or ".", name, "entry_points.txt"),
+                          encoding="utf-8", errors="replace") as handle:
+                    if marker in handle.read():
+                        return True
+            except OSError:
+                continue
+    return False
 
 
 def entries(kind: str | None = None) -> list[Entry]:
@@ -160,6 +190,8 @@ def create(kind: str, name: str, /, **kwargs):
     """Call the factory of (kind, name). None-valued kwargs are dropped so the component's
     defaults apply; an option the factory does not take is a UsageError naming the ones it does
     (a factory with **kwargs takes anything and checks for itself)."""
+    import inspect
+
     entry = get(kind, name)
     options = {k: v for k, v in kwargs.items() if v is not None}
     params = inspect.signature(entry.factory).parameters.values()

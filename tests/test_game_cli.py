@@ -221,3 +221,98 @@ def test_game_sim_starts_without_torch_scipy_or_matplotlib():
     assert "numpy" in imported  # the check can see imports at all
     for heavy in ("torch", "scipy", "matplotlib"):
         assert heavy not in imported, heavy
+
+
+def test_update_is_the_rule_option_and_optimizer_its_alias(cli):
+    by_update = cli("game-sim", "--update", "cgd,sga", "--format", "csv", "--steps", "5")
+    by_short = cli("game-sim", "-u", "cgd,sga", "--format", "csv", "--steps", "5")
+    by_alias = cli("game-sim", "--optimizer", "cgd,sga", "--format", "csv", "--steps", "5")
+    assert ok(by_update) == ok(by_alias) == ok(by_short)
+    rows = list(csv.DictReader(io.StringIO(ok(by_update))))
+    assert float(rows[1]["x"]) == pytest.approx((2 + 2 * 0.1) / (1 + 0.01))  # cgd step 1
+
+
+def test_json_has_the_jacobian_split_eigenvalues_and_stable_lr(cli):
+    doc = json.loads(ok(cli("game-sim", "-u", "simgd,extragradient", "--lr-x", "0.1",
+                            "--lr-y", "0.1", "--format", "json")))
+    assert doc["jacobian"]["antisymmetric"] == [[0.0, 1.0], [-1.0, 0.0]]
+    assert doc["jacobian"]["symmetric"] == [[0.0, 0.0], [0.0, 0.0]]
+    simgd, eg = doc["optimizers"]
+    assert sorted(simgd["eigenvalues"]) == [[1.0, -0.1], [1.0, 0.1]]
+    assert simgd["stable_lr"]["lr_max"] == 0
+    assert eg["stable_lr"]["lr_max"] == pytest.approx(1.0)
+    ttur = json.loads(ok(cli("game-sim", "--lr-x", "0.1", "--lr-y", "0.4", "--format", "json")))
+    assert (ttur["lr_x"], ttur["lr_y"]) == (0.1, 0.4)
+    assert ttur["optimizers"][0]["stable_lr"] is None  # closed forms are for one step size
+
+
+def test_phase_diagram_csv_json_table_and_png(cli, tmp_path):
+    args = ["game-sim", "-g", "dirac-gan", "--loss", "rpgan", "--regularizer", "r1+r2",
+            "-u", "simgd,cgd", "--x", "0.5", "--y", "0.5", "--sweep", "lr=0.1:0.5:3,gamma=0:1:3"]
+    rows = list(csv.DictReader(io.StringIO(ok(cli(*args, "--format", "csv")))))
+    assert len(rows) == 2 * 3 * 3
+    assert list(rows[0]) == ["optimizer", "lr", "gamma", "final_distance", "spectral_radius",
+                             "verdict"]
+    cell = {(r["optimizer"], float(r["lr"]), float(r["gamma"])): r for r in rows}
+    assert cell[("simgd", 0.1, 0.0)]["verdict"] != "converges"  # RpGAN alone
+    assert cell[("simgd", 0.1, 1.0)]["verdict"] == "converges"  # with R1 + R2
+    doc = json.loads(ok(cli(*args, "--format", "json")))
+    assert [a["name"] for a in doc["axes"]] == ["lr", "gamma"]
+    assert (doc["lr"], doc["lr_x"], doc["lr_y"]) == (None, None, None)
+    assert len(doc["optimizers"][0]["verdict"]) == 3
+    target = tmp_path / "phase.png"
+    out = ok(cli(*args, "--plot", str(target)))
+    assert "simgd:" in out and "gamma" in out
+    with Image.open(target) as image:
+        assert image.format == "PNG" and image.width > 500
+
+
+def test_eigenvalue_plot_is_a_real_image(cli, tmp_path):
+    target = tmp_path / "eig.png"
+    result = cli("game-sim", "-u", "simgd,cgd,lookahead", "--lr", "0.5",
+                 "--plot-eigenvalues", str(target))
+    ok(result)
+    with Image.open(target) as image:
+        assert image.format == "PNG" and image.width >= 300
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr-x", "0"], "--lr-x must be a finite number > 0"),
+        (["--steps-x", "2"], "--steps-x applies only to optimizer altgd, lookahead"),
+        (["-u", "altgd", "--steps-x", "0"], "--steps-x must be at least 1"),
+        (["-u", "lookahead", "--steps-x", "2"], "--steps-x applies only to optimizer altgd"),
+        (["-u", "lookahead", "--lookahead-alpha", "1.5"], "--lookahead-alpha must be"),
+        (["-u", "lookahead", "--lookahead-base", "adam"], "unknown --lookahead-base 'adam'"),
+        (["--sweep", "lr=0.1:1:3"], "--sweep must be NAME=START:STOP:N,NAME=START:STOP:N"),
+        (["--sweep", "lr=0.1:1:3,speed=0:1:2"], "unknown --sweep parameter 'speed'"),
+        (["-g", "dirac-gan", "--sweep", "lr=0.1:1:3,gamma=0:1:2"],
+         "--gamma applies only with --regularizer"),
+        (["--sweep", "lr=0.1:1:3,mix=0:1:2", "--sweep-lr", "0.1:1:3"], "cannot be combined"),
+        (["--game", "quadratic", "--mix", "2"], "--mix must be a number in [0, 1]"),
+        (["--plot-eigenvalues", "e.png", "--sweep-lr", "0.1:1:3"], "draws one run"),
+    ],
+)
+def test_bad_new_options_are_one_line_with_exit_2(cli, args, message, tmp_path):
+    result = cli("game-sim", *args, cwd=tmp_path)
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    assert err.startswith("Error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_game_sim_starts_without_rich_tables_or_the_entry_point_scan():
+    # The two known start-up costs: rich's table renderer and importlib.metadata's scan of every
+    # installed distribution (skipped when none declares a gantool.plugins entry point).
+    code = ("import sys\nfrom gantool.cli import main\nsys.argv = ['gantool', 'game-sim']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('rich.table', 'rich.console', 'importlib.metadata')"
+            " if m in sys.modules), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()
+    imported = result.stderr.decode().strip().splitlines()[-1]
+    from gantool import registry
+
+    # Where some installed distribution does declare a plugin, the scan is needed.
+    assert imported == ("['importlib.metadata']" if registry._any_plugin_declared() else "[]")

@@ -54,6 +54,7 @@ def test_the_quoted_lecture_output_is_what_the_command_prints(cli):
     page = PAGE.read_text(encoding="utf-8")
     summary = out.strip().splitlines()[-1]
     assert summary.startswith("simgd spirals outward") and summary in page
-    for line in out.splitlines():
-        if line.startswith("│ simgd"):
-            assert line in page
+    rows = [line for line in out.splitlines() if line.startswith(("simgd ", "   1 ", " 100 "))]
+    assert len(rows) == 4  # steps 1 and 100, the summary row, the closing sentence
+    for line in rows:
+        assert line in page

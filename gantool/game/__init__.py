@@ -6,6 +6,8 @@ v(z) = (+dV/dx, -dV/dy) on the stacked state z = (x, y): the direction each play
 
 Modules: `games` and `optimizers` register the built-ins (they import nothing heavy, so
 `gantool list game` stays fast); `fields` and `updates` hold the numpy implementations;
-`simulate` runs them, `analysis` judges the runs, `report` renders results, `plots` draws them.
+`simulate` runs them, `phase` runs them over a grid of two parameters, `analysis` judges the
+runs, `stability` gives the closed-form stable step sizes, `report` renders results, `plots`
+draws them.
 This package never imports torch; scipy and matplotlib are imported only by `flow` and `plots`.
 """

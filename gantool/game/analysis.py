@@ -46,6 +46,14 @@ def with_linearisation(verdict: np.ndarray, radius: np.ndarray | None, final: np
     return verdict
 
 
+def jacobian_split(J: np.ndarray | None) -> dict | None:
+    """J = S + A: S = (J + J^T)/2 is the potential part (a gradient field), A = (J - J^T)/2 the
+    Hamiltonian part (a rotation). Eigenvalues of J with Re < 0 attract the flow."""
+    if J is None:
+        return None
+    return {"J": J, "S": 0.5 * (J + J.T), "A": 0.5 * (J - J.T), "eigenvalues": np.linalg.eigvals(J)}
+
+
 def steps_to_tol(distances: np.ndarray, tol: float) -> int | None:
     """The first step at which the distance is within tol, or None if the run never got there."""
     hits = np.flatnonzero(distances <= tol)

@@ -5,6 +5,9 @@ Every method takes a batch so one call can advance a thousand step sizes at once
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 
@@ -125,17 +128,22 @@ def matrix_game(A) -> LinearGame:
     return game
 
 
-def quadratic(a: float, b: float, c: float) -> LinearGame:
+def quadratic(a: float, b: float, c: float, mix: float | None = None) -> LinearGame:
     # V = a/2 x^2 + b x y - c/2 y^2, so v = (dV/dx, -dV/dy) = (a x + b y, -b x + c y).
-    game = LinearGame([[a, b], [-b, c]], 1, 1, {"a": a, "b": b, "c": c})
+    params = {"a": a, "b": b, "c": c} if mix is None else {"mix": mix, "a": a, "b": b, "c": c}
+    game = LinearGame([[a, b], [-b, c]], 1, 1, params)
     game.name, game.formula = "quadratic", "V = a/2 x^2 + b x y - c/2 y^2"
     return game
 
 
 # Expectations over Gaussian instance noise use Gauss-Hermite quadrature: deterministic and,
 # for these smooth integrands, exact to machine precision with a few dozen nodes.
-_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(40)
-_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+@functools.cache
+def _quadrature() -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights (summing to 1) for E g(N(0, 1)); built on first use, since importing
+    numpy.polynomial costs a few ms of every game-sim start."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
+    return nodes, weights / weights.sum()
 
 
 def _sigmoid_of_minus(t):
@@ -150,6 +158,7 @@ class DiracGan(Game):
     The discriminator maximises L = E f(psi * fake) + E f(-psi * real) (minus its regularizer);
     the generator minimises E f(psi * fake), or with the non-saturating loss maximises
     E f(-psi * fake). f(t) = -log(1 + exp(-t)) (standard, non-saturating) or t (wasserstein).
+    The relativistic pairing (rpgan, R3GAN's loss) plays L = E f(D(fake) - D(real)) instead.
     """
 
     name = "dirac-gan"
@@ -160,7 +169,7 @@ class DiracGan(Game):
         super().__init__(1, 1, {"loss": loss, "regularizer": regularizer})
         self.loss, self.regularizer = loss, regularizer
         self.gamma, self.noise_std = gamma, noise_std
-        if regularizer in ("r1", "r2", "gradient-penalty"):
+        if regularizer in ("r1", "r2", "r1+r2", "gradient-penalty"):
             self.params["gamma"] = gamma
         if regularizer == "instance-noise":
             self.params["noise_std"] = noise_std
@@ -174,24 +183,39 @@ class DiracGan(Game):
     def field(self, z):
         z = np.asarray(z, dtype=float)
         psi, theta = z[..., 0], z[..., 1]
-        if self.regularizer == "instance-noise":
-            noise = self.noise_std * _NODES  # (K,), broadcast against the batch
+        if self.loss == "rpgan":
+            dpsi, dtheta = self._relativistic(psi, theta)
+        elif self.regularizer == "instance-noise":
+            nodes, weights = _quadrature()
+            noise = self.noise_std * nodes  # (K,), broadcast against the batch
             fake = theta[..., None] + noise
             real = noise
             p = psi[..., None]
-            dpsi = (fake * self._fprime(p * fake) - real * self._fprime(-p * real)) @ _WEIGHTS
+            dpsi = (fake * self._fprime(p * fake) - real * self._fprime(-p * real)) @ weights
             g_slope = self._fprime(-p * fake if self.loss == "non-saturating" else p * fake)
-            dtheta = -psi * (g_slope @ _WEIGHTS)
+            dtheta = -psi * (g_slope @ weights)
         else:
             dpsi = theta * self._fprime(psi * theta)
             g_arg = -psi * theta if self.loss == "non-saturating" else psi * theta
             dtheta = -psi * self._fprime(g_arg)
-        if self.regularizer in ("r1", "r2"):
+        if self.regularizer in ("r1", "r2", "r1+r2"):
             # grad_s D(s) = psi for every s: R1 (on real) and R2 (on fake) are both gamma/2 psi^2.
-            dpsi = dpsi - self.gamma * psi
+            dpsi = dpsi - self.gamma * psi * (2 if self.regularizer == "r1+r2" else 1)
         elif self.regularizer == "gradient-penalty":
             dpsi = dpsi - self.gamma * (np.abs(psi) - 1.0) * np.sign(psi)
         return np.stack([dpsi, dtheta], axis=-1)
+
+
+    def _relativistic(self, psi, theta):
+        """v for L = E f(psi * (fake - real)): D ascends L, G descends it (zero-sum)."""
+        if self.regularizer != "instance-noise":
+            slope = self._fprime(psi * theta)
+            return theta * slope, -psi * slope
+        # fake - real with independent N(0, s^2) noise on each is theta + N(0, 2 s^2).
+        nodes, weights = _quadrature()
+        gap = theta[..., None] + math.sqrt(2) * self.noise_std * nodes
+        slope = self._fprime(psi[..., None] * gap)
+        return (gap * slope) @ weights, -psi * (slope @ weights)
 
 
 def dirac_gan(loss: str, regularizer: str, gamma: float, noise_std: float) -> DiracGan:

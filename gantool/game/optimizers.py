@@ -19,11 +19,13 @@ def simgd():
     return updates.SimGD()
 
 
-@register("optimizer", "altgd", "alternating gradient descent-ascent: x steps, then y")
-def altgd():
+@register("optimizer", "altgd", "alternating gradient descent-ascent: x steps (--steps-x), then y")
+def altgd(steps_x: int = 1):
     from gantool.game import updates
 
-    return updates.AltGD()
+    if steps_x < 1:
+        raise UsageError(f"--steps-x must be at least 1, got {steps_x}")
+    return updates.AltGD(steps_x)
 
 
 @register("optimizer", "ogda", "optimistic gradient descent-ascent (Daskalakis et al. 2018)")
@@ -70,3 +72,39 @@ def flow():
     from gantool.game import updates
 
     return updates.Flow()
+
+
+@register("optimizer", "sga", "symplectic gradient adjustment, lambda (Balduzzi et al. 2018)")
+def sga(lam: float = 1.0):
+    from gantool.game import updates
+
+    if not math.isfinite(lam):
+        raise UsageError(f"--sga-lambda must be a finite number, got {lam}")
+    return updates.SGA(lam)
+
+
+@register("optimizer", "cgd", "competitive gradient descent (Schaefer & Anandkumar 2019)")
+def cgd():
+    from gantool.game import updates
+
+    return updates.CGD()
+
+
+# Lookahead wraps rules whose next point depends on the current point only.
+LOOKAHEAD_BASES = ("simgd", "altgd", "extragradient", "consensus", "sga", "cgd")
+
+
+@register("optimizer", "lookahead", "k base steps, then alpha of the way there (Chavdarova 2021)")
+def lookahead(base: str = "simgd", k: int = 5, alpha: float = 0.5, steps_x: int | None = None,
+              gamma: float | None = None, lam: float | None = None):
+    from gantool.game import parse, simulate, updates
+
+    parse.choice(base, LOOKAHEAD_BASES, "--lookahead-base")
+    if k < 1:
+        raise UsageError(f"--lookahead-k must be at least 1, got {k}")
+    if not math.isfinite(alpha) or not 0 < alpha <= 1:
+        raise UsageError(f"--lookahead-alpha must be a number in (0, 1], got {alpha}")
+    # The base's own options go through the same check as the command line's.
+    [(_, rule)] = simulate.build_optimizers([base], {"steps_x": steps_x, "gamma": gamma,
+                                                     "lam": lam})
+    return updates.Lookahead(rule, k, alpha)

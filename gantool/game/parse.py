@@ -119,3 +119,63 @@ def choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     close = difflib.get_close_matches(value, allowed, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise UsageError(f"unknown {option} {value!r}.{hint} Known: {', '.join(allowed)}")
+
+
+# The parameters --sweep can vary: the step sizes (advanced together in one batch) and every
+# game or rule option, each named by its flag without the dashes.
+STEP_SIZES = ("lr", "lr-x", "lr-y")
+WHOLE_NUMBERS = ("steps-x", "lookahead-k")
+SWEEPABLE = (*STEP_SIZES, "a", "b", "c", "mix", "gamma", "noise-std", "consensus-gamma", "beta",
+             "sga-lambda", "lookahead-alpha", *WHOLE_NUMBERS)
+
+
+@dataclass(frozen=True)
+class Axis:
+    name: str
+    start: float
+    stop: float
+    n: int
+
+    @property
+    def values(self) -> list[float]:
+        """N evenly spaced values from start to stop inclusive (ints for whole-number options)."""
+        if self.n == 1:
+            values = [self.start]
+        else:
+            step = (self.stop - self.start) / (self.n - 1)
+            values = [self.start + i * step for i in range(self.n - 1)] + [self.stop]
+        return [round(v) for v in values] if self.name in WHOLE_NUMBERS else values
+
+
+def sweep_axes(text: str) -> tuple[Axis, Axis]:
+    """'lr=0.05:0.5:20,gamma=0:2:20': two parameters, each START:STOP:N (inclusive)."""
+    items = [item.strip() for item in text.split(",")]
+    if len(items) != 2 or any("=" not in item for item in items):
+        raise UsageError(f"--sweep must be NAME=START:STOP:N,NAME=START:STOP:N, got {text!r}")
+    axes = tuple(_axis(*item.split("=", 1)) for item in items)
+    if axes[0].name == axes[1].name:
+        raise UsageError(f"--sweep names {axes[0].name} twice")
+    return axes
+
+
+def _axis(name: str, spec: str) -> Axis:
+    name = choice(name.strip(), SWEEPABLE, "--sweep parameter")
+    parts = spec.split(":")
+    if len(parts) != 3:
+        raise UsageError(f"--sweep {name} must be START:STOP:N, got {spec!r}")
+    start = finite_number(parts[0], f"--sweep {name} START")
+    stop = finite_number(parts[1], f"--sweep {name} STOP")
+    try:
+        n = int(parts[2])
+    except ValueError:
+        raise UsageError(f"--sweep {name} N must be a whole number, got {parts[2]!r}") from None
+    if not 1 <= n <= 1000:
+        raise UsageError(f"--sweep {name} N must be from 1 to 1000, got {n}")
+    if stop < start or (n == 1 and stop != start):
+        raise UsageError(f"--sweep {name} needs START <= STOP (equal when N is 1), got {spec!r}")
+    if name in STEP_SIZES and start <= 0:
+        raise UsageError(f"--sweep {name} step sizes must be > 0, got {spec!r}")
+    axis = Axis(name, start, stop, n)
+    if name in WHOLE_NUMBERS and any(v != round(v) for v in Axis("", start, stop, n).values):
+        raise UsageError(f"--sweep {name} takes whole numbers; {spec!r} gives fractions")
+    return axis

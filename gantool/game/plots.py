@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from gantool.game.report import player_label
+from gantool.game.report import phase_label, player_label
 
 FRAMES = 50  # frames in an animation
 COLORS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown",
@@ -186,3 +186,95 @@ def plot_sweep(game, rows, target: str) -> None:
     with _written(target, ".png") as temp:
         fig.savefig(temp, dpi=110, format="png")
     plt.close(fig)
+
+
+def plot_eigenvalues(sim, target: str) -> None:
+    """Each rule's update eigenvalues at the equilibrium in the complex plane, with the unit
+    circle: inside it the iteration contracts, outside it grows."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    angle = np.linspace(0, 2 * np.pi, 400)
+    ax.plot(np.cos(angle), np.sin(angle), color="black", lw=1, label="unit circle")
+    reach = 1.0
+    # Rules often share eigenvalues (sga and ogda on x*y): a marker shape each keeps both visible.
+    markers = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+    for color, marker, run in zip(COLORS * 10, markers * 10, sim.runs, strict=False):
+        if run.eigenvalues is None:
+            continue
+        values = np.asarray(run.eigenvalues, dtype=complex)
+        reach = max(reach, float(np.abs(values).max()))
+        rho = float(np.abs(values).max())
+        ax.plot(values.real, values.imag, marker, color=color, ms=9, mfc="none", mew=1.4, ls="",
+                label=f"{run.name} (radius {rho:.4g})")
+    limit = 1.15 * min(reach, 4.0)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    ax.set_xlabel("Re")
+    ax.set_ylabel("Im")
+    ax.set_title(f"update eigenvalues at the equilibrium\n{sim.game.label}, {_step_text(sim)}",
+                 fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", framealpha=0.8)
+    fig.tight_layout()
+    with _written(target, ".png") as temp:
+        fig.savefig(temp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def _step_text(sim) -> str:
+    if sim.lr_x == sim.lr_y:
+        return f"lr {sim.lr_x:g}"
+    return f"lr_x {sim.lr_x:g}, lr_y {sim.lr_y:g}"
+
+
+VERDICT_COLORS = {"converges": "#4daf4a", "cycles": "#ffd92f", "diverges": "#e41a1c"}
+
+
+def plot_phase(game, axes, grids, target: str) -> None:
+    """One panel per rule: each cell coloured by its verdict, with contours of the spectral
+    radius (the dashed line is radius 1, where the linearisation stops contracting)."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    plt = _pyplot()
+    first, second = axes
+    u, w = np.asarray(first.values), np.asarray(second.values)
+    cols = min(len(grids), 3)
+    rows = -(-len(grids) // cols)
+    fig, panels = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.2 * rows), squeeze=False)
+    order = list(VERDICT_COLORS)
+    cmap = ListedColormap([VERDICT_COLORS[v] for v in order])
+    for ax, grid in zip(panels.flat, grids, strict=False):
+        codes = np.vectorize(order.index)(grid.verdicts).astype(float)
+        ax.pcolormesh(u, w, codes.T, cmap=cmap, vmin=-0.5, vmax=2.5, shading="nearest")
+        if grid.spectral_radius is not None and min(first.n, second.n) > 1:
+            _radius_contours(ax, u, w, grid.spectral_radius)
+        ax.set_xlabel(first.name)
+        ax.set_ylabel(second.name)
+        ax.set_title(grid.name, fontsize=10)
+    for ax in list(panels.flat)[len(grids):]:
+        ax.axis("off")
+    handles = [Patch(color=VERDICT_COLORS[v], label=v) for v in order]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8)
+    fig.suptitle(f"{phase_label(game, axes)}: verdict per cell, contours = spectral radius",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    with _written(target, ".png") as temp:
+        fig.savefig(temp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def _radius_contours(ax, u, w, radius) -> None:
+    finite = np.where(np.isfinite(radius), radius, np.nan).T
+    if not np.isfinite(finite).any():
+        return
+    low, high = np.nanmin(finite), np.nanmax(finite)
+    levels = [v for v in (0.5, 0.8, 0.9, 0.95, 0.99, 1.0, 1.01, 1.05, 1.1, 1.5, 2.0)
+              if low < v < high]
+    if not levels:
+        return
+    lines = ax.contour(u, w, finite, levels=levels, colors="black", linewidths=0.7,
+                       linestyles=["--" if v == 1.0 else "-" for v in levels])
+    ax.clabel(lines, fontsize=6, fmt="%g")

@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 import numpy as np
 
 from gantool import registry
 from gantool.errors import UsageError
-from gantool.game import analysis, parse
+from gantool.game import analysis, parse, stability
 from gantool.game.fields import Game
 from gantool.game.updates import Optimizer
 
 # The command-line flag of each factory keyword, for error messages.
-GAME_FLAGS = {"matrix": "--matrix", "a": "--a", "b": "--b", "c": "--c", "loss": "--loss",
+GAME_FLAGS = {"matrix": "--matrix", "a": "--a", "b": "--b", "c": "--c", "mix": "--mix",
+              "loss": "--loss",
               "regularizer": "--regularizer", "gamma": "--gamma", "noise_std": "--noise-std"}
-OPTIMIZER_FLAGS = {"gamma": "--consensus-gamma", "beta": "--beta"}
+OPTIMIZER_FLAGS = {"gamma": "--consensus-gamma", "beta": "--beta", "steps_x": "--steps-x",
+                   "lam": "--sga-lambda", "base": "--lookahead-base", "k": "--lookahead-k",
+                   "alpha": "--lookahead-alpha"}
 MAX_VALUES = 50_000_000  # trajectory floats kept in memory (400 MB): refuse bigger runs
-
-
-def _accepted(factory) -> set[str]:
-    return set(inspect.signature(factory).parameters)
 
 
 def build_game(name: str, options: dict) -> Game:
     """The registered game `name`, given the options the user set (None = not set)."""
     entry = registry.get("game", name)
     given = {k: v for k, v in options.items() if v is not None}
-    for key in given.keys() - _accepted(entry.factory):
+    for key in given.keys() - set(entry.options()):  # said with the flag's name, not the kwarg's
         raise UsageError(f"{GAME_FLAGS.get(key, key)} does not apply to the {name} game")
-    return entry.factory(**given)
+    return registry.create("game", name, **given)
 
 
 def build_optimizers(names: list[str], options: dict) -> list[tuple[str, Optimizer]]:
@@ -38,15 +36,23 @@ def build_optimizers(names: list[str], options: dict) -> list[tuple[str, Optimiz
     entries = [registry.get("optimizer", name) for name in names]
     given = {k: v for k, v in options.items() if v is not None}
     for key in given:
-        if not any(key in _accepted(e.factory) for e in entries):
-            takers = [e.name for e in registry.entries("optimizer") if key in _accepted(e.factory)]
+        if not any(key in e.options() for e in entries):
+            takers = [e.name for e in registry.entries("optimizer") if key in e.options()]
             raise UsageError(
                 f"{OPTIMIZER_FLAGS.get(key, key)} applies only to optimizer {', '.join(takers)}"
             )
     return [
-        (e.name, e.factory(**{k: v for k, v in given.items() if k in _accepted(e.factory)}))
+        (e.name, registry.create("optimizer", e.name,
+                                 **{k: v for k, v in given.items() if k in e.options()}))
         for e in entries
     ]
+
+
+def step_sizes(game: Game, lr: float, lr_x: float | None, lr_y: float | None) -> np.ndarray:
+    """One step size per coordinate, (d,): x's is lr_x, y's is lr_y, each lr where not set."""
+    x_lr = lr if lr_x is None else lr_x
+    y_lr = lr if lr_y is None else lr_y
+    return np.array([x_lr] * game.nx + [y_lr] * game.ny, dtype=float)
 
 
 def start_point(game: Game, x_text: str, y_text: str) -> np.ndarray:
@@ -77,6 +83,8 @@ class Run:
     spectral_radius: float | None
     steps_to_tol: int | None
     growth_per_step: float | None
+    eigenvalues: np.ndarray | None  # of the linearised update at the equilibrium
+    stable_lr: list | None  # closed-form step sizes where it contracts, None where none derived
 
 
 @dataclass
@@ -88,9 +96,11 @@ class Simulation:
     tol: float
     runs: list[Run]
     summary: str
+    lr_x: float
+    lr_y: float
 
 
-def _check_size(steps: int, width: int) -> None:
+def check_size(steps: int, width: int) -> None:
     if steps * width > MAX_VALUES:
         raise UsageError(
             f"--steps {steps} would keep {steps * width:,} numbers in memory; "
@@ -99,16 +109,19 @@ def _check_size(steps: int, width: int) -> None:
 
 
 def simulate(game: Game, optimizers, start: np.ndarray, lr: float, steps: int,
-             tol: float) -> Simulation:
+             tol: float, lr_x: float | None = None, lr_y: float | None = None) -> Simulation:
     """Run each optimizer from `start` for `steps` steps of size `lr`, and judge each run."""
-    _check_size(steps, game.dim * len(optimizers))
+    check_size(steps, game.dim * len(optimizers))
     J = game.equilibrium_jacobian()
+    lrs = step_sizes(game, lr, lr_x, lr_y)[None]
+    one_lr = lrs[0, 0] == lrs[0, -1]  # the closed-form ranges are for one step size
     runs = []
     for name, optimizer in optimizers:
-        traj = optimizer.run(game, start[None], np.array([lr]), steps)[:, 0]
+        traj = optimizer.run(game, start[None], lrs, steps)[:, 0]
         with np.errstate(all="ignore"):  # a diverged run holds inf; that is its result
             distances = game.distance(traj)
-            radius = optimizer.spectral_radius(J, game.nx, np.array([lr]))
+            eigenvalues = optimizer.eigenvalues(J, game.nx, lrs)
+            radius = optimizer.spectral_radius(J, game.nx, lrs)
         runs.append(Run(
             name=name,
             params=optimizer.params,
@@ -119,9 +132,12 @@ def simulate(game: Game, optimizers, start: np.ndarray, lr: float, steps: int,
             spectral_radius=None if radius is None else float(radius[0]),
             steps_to_tol=analysis.steps_to_tol(distances, tol),
             growth_per_step=analysis.growth_per_step(distances),
+            eigenvalues=None if eigenvalues is None else eigenvalues[0],
+            stable_lr=stability.stable_lr(optimizer, J, game.nx) if one_lr else None,
         ))
     summary = analysis.summary_line(game.name, game.label, lr, runs)
-    return Simulation(game, start, lr, steps, tol, runs, summary)
+    return Simulation(game, start, lr, steps, tol, runs, summary,
+                      float(lrs[0, 0]), float(lrs[0, -1]))
 
 
 @dataclass
@@ -137,16 +153,19 @@ class SweepRow:
 
 
 def sweep(game: Game, optimizers, start: np.ndarray, lrs: np.ndarray, steps: int,
-          tol: float) -> list[SweepRow]:
-    """Every step size at once: each optimizer advances all len(lrs) copies in one batch."""
-    _check_size(steps, game.dim * len(lrs))
+          tol: float, lr_x: float | None = None, lr_y: float | None = None) -> list[SweepRow]:
+    """Every step size at once: each optimizer advances all len(lrs) copies in one batch.
+    A fixed lr_x or lr_y replaces the swept value for that player."""
+    check_size(steps, game.dim * len(lrs))
     J = game.equilibrium_jacobian()
+    coordinate_lrs = np.stack([step_sizes(game, lr, lr_x, lr_y) for lr in lrs])
     rows = []
     for name, optimizer in optimizers:
-        traj = optimizer.run(game, np.broadcast_to(start, (len(lrs), game.dim)), lrs, steps)
+        traj = optimizer.run(game, np.broadcast_to(start, (len(lrs), game.dim)), coordinate_lrs,
+                             steps)
         with np.errstate(all="ignore"):  # diverged runs hold inf; that is their result
             distances = game.distance(traj)  # (steps + 1, N)
-            radius = optimizer.spectral_radius(J, game.nx, lrs)
+            radius = optimizer.spectral_radius(J, game.nx, coordinate_lrs)
         rows.append(SweepRow(
             name=name,
             params=optimizer.params,

@@ -1,10 +1,12 @@
 """The optimizers as batched update rules, and their linearisation at the equilibrium.
 
-`run(game, z0, lr, steps)` advances B independent copies at once: z0 is (B, d), lr is (B,),
+`run(game, z0, lr, steps)` advances B independent copies at once: z0 is (B, d), lr is (B,)
+(one step size for both players) or (B, d) (one per coordinate: --lr-x for x, --lr-y for y),
 and the result is the trajectory (steps + 1, B, d). Running a batch of step sizes is how the
 lr sweep is vectorised. `update_matrix(J, nx, lr)` is the optimizer's update on the linear game
 v(z) = J z, as a (B, D, D) matrix on its state (D = d, or 2d for methods that remember the
 previous step); its spectral radius says whether the iteration contracts near the equilibrium.
+Rules whose next point depends on the current point only define `step`; lookahead wraps them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,15 @@ from gantool.game.fields import Game
 
 
 def _batched(lr: np.ndarray, J: np.ndarray) -> np.ndarray:
-    """lr * J for every step size: (B, d, d)."""
-    return lr[:, None, None] * J[None]
+    """diag(lr) J for every step size: (B, d, d); row i of J is scaled by coordinate i's lr."""
+    lr = np.asarray(lr, dtype=float)
+    return (lr[:, None, None] if lr.ndim == 1 else lr[:, :, None]) * J[None]
+
+
+def per_coordinate(lr: np.ndarray, d: int) -> np.ndarray:
+    """Step sizes as (B, d): a (B,) array gives every coordinate the same one."""
+    lr = np.asarray(lr, dtype=float)
+    return np.repeat(lr[:, None], d, axis=1) if lr.ndim == 1 else lr
 
 
 def _eye(B: int, n: int) -> np.ndarray:
@@ -32,7 +41,7 @@ class Optimizer:
 
     def run(self, game: Game, z0: np.ndarray, lr: np.ndarray, steps: int) -> np.ndarray:
         z0 = np.asarray(z0, dtype=float)
-        lr = np.asarray(lr, dtype=float)[:, None]
+        lr = per_coordinate(lr, z0.shape[-1])
         traj = np.empty((steps + 1, *z0.shape))
         traj[0] = z0
         # Diverging runs overflow to inf on purpose; the analysis reports them as diverging.
@@ -41,28 +50,35 @@ class Optimizer:
         return traj
 
     def _iterate(self, game: Game, traj: np.ndarray, lr: np.ndarray) -> None:
+        for t in range(1, len(traj)):
+            traj[t] = self.step(game, traj[t - 1], lr)
+
+    def step(self, game: Game, z: np.ndarray, lr: np.ndarray) -> np.ndarray:
+        """The next point from z (rules that remember more than z override _iterate instead)."""
         raise NotImplementedError
 
     def update_matrix(self, J: np.ndarray, nx: int, lr: np.ndarray) -> np.ndarray | None:
         return None
 
-    def spectral_radius(self, J: np.ndarray | None, nx: int, lr: np.ndarray) -> np.ndarray | None:
-        """Spectral radius of the linearised update for each step size, or None if undefined."""
+    def eigenvalues(self, J: np.ndarray | None, nx: int, lr: np.ndarray) -> np.ndarray | None:
+        """Eigenvalues of the linearised update at the equilibrium, (B, D) complex, or None."""
         if J is None:
             return None
         M = self.update_matrix(J, nx, np.asarray(lr, dtype=float))
-        if M is None:
-            return None
-        return np.abs(np.linalg.eigvals(M)).max(axis=-1)
+        return None if M is None else np.linalg.eigvals(M)
+
+    def spectral_radius(self, J: np.ndarray | None, nx: int, lr: np.ndarray) -> np.ndarray | None:
+        """Spectral radius of the linearised update for each step size, or None if undefined."""
+        eigenvalues = self.eigenvalues(J, nx, lr)
+        return None if eigenvalues is None else np.abs(eigenvalues).max(axis=-1)
 
 
 class SimGD(Optimizer):
     name = "simgd"
     note = "both players step at once from the same point"
 
-    def _iterate(self, game, traj, lr):
-        for t in range(1, len(traj)):
-            traj[t] = traj[t - 1] + lr * game.field(traj[t - 1])
+    def step(self, game, z, lr):
+        return z + lr * game.field(z)
 
     def update_matrix(self, J, nx, lr):
         return _eye(len(lr), len(J)) + _batched(lr, J)
@@ -70,34 +86,37 @@ class SimGD(Optimizer):
 
 class AltGD(Optimizer):
     name = "altgd"
-    note = "x steps first, then y answers the new x"
+    note = "x takes steps_x steps, then y answers the new x"
 
-    def _iterate(self, game, traj, lr):
+    def __init__(self, steps_x: int = 1):
+        super().__init__(steps_x=steps_x)
+        self.steps_x = steps_x
+
+    def step(self, game, z, lr):
         nx = game.nx
-        for t in range(1, len(traj)):
-            z = traj[t - 1].copy()
-            z[..., :nx] += lr * game.field(z)[..., :nx]
-            z[..., nx:] += lr * game.field(z)[..., nx:]
-            traj[t] = z
+        z = z.copy()
+        for _ in range(self.steps_x):  # y is fixed meanwhile, so x's field changes only with x
+            z[..., :nx] += lr[..., :nx] * game.field(z)[..., :nx]
+        z[..., nx:] += lr[..., nx:] * game.field(z)[..., nx:]
+        return z
 
     def update_matrix(self, J, nx, lr):
+        # One player's step is I + P diag(lr) J, P keeping that player's rows; y's follows x's K.
         B, d = len(lr), len(J)
         lrJ = _batched(lr, J)
-        top = _eye(B, d)[:, :nx] + lrJ[:, :nx]  # x' = x + lr (Jxx x + Jxy y)
-        # y' = y + lr (Jyx x' + Jyy y)
-        bottom = _eye(B, d)[:, nx:] + lrJ[:, nx:, nx:] @ _eye(B, d)[:, nx:] + lrJ[:, nx:, :nx] @ top
-        return np.concatenate([top, bottom], axis=1)
+        x_step, y_step = _eye(B, d).copy(), _eye(B, d).copy()
+        x_step[:, :nx] += lrJ[:, :nx]
+        y_step[:, nx:] += lrJ[:, nx:]
+        return y_step @ np.linalg.matrix_power(x_step, self.steps_x)
 
 
 class Extragradient(Optimizer):
     name = "extragradient"
     note = "look ahead one step, then step with the gradient found there"
 
-    def _iterate(self, game, traj, lr):
-        for t in range(1, len(traj)):
-            z = traj[t - 1]
-            lookahead = z + lr * game.field(z)
-            traj[t] = z + lr * game.field(lookahead)
+    def step(self, game, z, lr):
+        ahead = z + lr * game.field(z)
+        return z + lr * game.field(ahead)
 
     def update_matrix(self, J, nx, lr):
         lrJ = _batched(lr, J)
@@ -131,12 +150,10 @@ class Consensus(Optimizer):
         super().__init__(gamma=gamma)
         self.gamma = gamma
 
-    def _iterate(self, game, traj, lr):
-        for t in range(1, len(traj)):
-            z = traj[t - 1]
-            v = game.field(z)
-            grad_norm = np.einsum("...ij,...i->...j", game.jacobian(z), v)  # J^T v
-            traj[t] = z + lr * (v - self.gamma * grad_norm)
+    def step(self, game, z, lr):
+        v = game.field(z)
+        grad_norm = np.einsum("...ij,...i->...j", game.jacobian(z), v)  # J^T v
+        return z + lr * (v - self.gamma * grad_norm)
 
     def update_matrix(self, J, nx, lr):
         return _eye(len(lr), len(J)) + _batched(lr, J - self.gamma * J.T @ J)
@@ -157,8 +174,8 @@ class NegativeMomentum(Optimizer):
             current = traj[t - 1]
             momentum = beta * (current - previous)
             z = current.copy()
-            z[..., :nx] += lr * game.field(current)[..., :nx] + momentum[..., :nx]
-            z[..., nx:] += lr * game.field(z)[..., nx:] + momentum[..., nx:]
+            z[..., :nx] += lr[..., :nx] * game.field(current)[..., :nx] + momentum[..., :nx]
+            z[..., nx:] += lr[..., nx:] * game.field(z)[..., nx:] + momentum[..., nx:]
             traj[t], previous = z, current
 
     def update_matrix(self, J, nx, lr):
@@ -199,22 +216,26 @@ class Adam(Optimizer):
 
 class Flow(Optimizer):
     name = "flow"
-    note = "the continuous-time limit dz/dt = v(z), sampled at t = lr * step"
+    note = "the continuous-time limit dz/dt = diag(lr) v(z) / lr_x, sampled at t = lr_x * step"
 
     def run(self, game, z0, lr, steps):
         from scipy.integrate import solve_ivp
 
         z0 = np.asarray(z0, dtype=float)
-        lr = np.asarray(lr, dtype=float)
-        times = lr[:, None] * np.arange(steps + 1)  # (B, steps + 1)
+        lr = per_coordinate(lr, z0.shape[-1])
+        # Two step sizes (TTUR) make y's clock run lr_y / lr_x times as fast as x's.
+        speed = lr / lr[:, :1]
+        times = lr[:, :1] * np.arange(steps + 1)  # (B, steps + 1)
         traj = np.full((steps + 1, *z0.shape), np.inf)
-        starts, group = np.unique(z0, axis=0, return_inverse=True)
+        keys, group = np.unique(np.concatenate([z0, speed], axis=1), axis=0, return_inverse=True)
         group = np.asarray(group).reshape(-1)
-        for g, start in enumerate(starts):
+        d = z0.shape[-1]
+        for g, key in enumerate(keys):
+            start, scale = key[:d], key[d:]
             rows = np.flatnonzero(group == g)
             wanted = times[rows]
             solution = solve_ivp(
-                lambda _t, z: game.field(z), (0.0, float(wanted.max())), start,
+                lambda _t, z, s=scale: s * game.field(z), (0.0, float(wanted.max())), start,
                 method="DOP853", rtol=1e-10, atol=1e-12, dense_output=True,
             )
             reached = wanted <= solution.t[-1]  # a blow-up stops the solver early
@@ -224,9 +245,85 @@ class Flow(Optimizer):
             traj[:, rows] = block.transpose(1, 0, 2)
         return traj
 
-    def spectral_radius(self, J, nx, lr):
-        # The flow over time lr is exp(lr J), whose eigenvalues are exp(lr * eig(J)).
+    def eigenvalues(self, J, nx, lr):
+        # The flow over one step is exp(diag(lr) J), whose eigenvalues are exp(eig(diag(lr) J)).
         if J is None:
             return None
-        growth = np.linalg.eigvals(J).real.max()
-        return np.exp(np.asarray(lr, dtype=float) * growth)
+        return np.exp(np.linalg.eigvals(_batched(lr, J)))
+
+    def spectral_radius(self, J, nx, lr):
+        # |exp(w)| = exp(Re w), computed from the real parts so a rotation gives exactly 1.
+        if J is None:
+            return None
+        return np.exp(np.linalg.eigvals(_batched(lr, J)).real.max(axis=-1))
+
+
+def antisymmetric_part(J: np.ndarray) -> np.ndarray:
+    return 0.5 * (J - np.swapaxes(J, -1, -2))
+
+
+class SGA(Optimizer):
+    name = "sga"
+    note = "adds lambda * A v, A the antisymmetric part of the game's Jacobian"
+
+    def __init__(self, lam: float):
+        super().__init__(lam=lam)
+        self.lam = lam
+
+    def step(self, game, z, lr):
+        # Balduzzi et al. adjust the players' loss gradient xi = -v to xi + lambda A_H^T xi with
+        # A_H the antisymmetric part of d(xi)/dz = -J; in terms of v that is v + lambda A_J v.
+        v = game.field(z)
+        adjustment = np.einsum("...ij,...j->...i", antisymmetric_part(game.jacobian(z)), v)
+        return z + lr * (v + self.lam * adjustment)
+
+    def update_matrix(self, J, nx, lr):
+        return _eye(len(lr), len(J)) + _batched(lr, J + self.lam * antisymmetric_part(J) @ J)
+
+
+def off_diagonal_blocks(J: np.ndarray, nx: int) -> np.ndarray:
+    """The players' interaction blocks J_xy and J_yx of J (the own-player blocks zeroed)."""
+    off = np.array(J, dtype=float, copy=True)
+    off[..., :nx, :nx] = 0.0
+    off[..., nx:, nx:] = 0.0
+    return off
+
+
+class CGD(Optimizer):
+    name = "cgd"
+    note = "each player answers the other's step in the local bilinear game (exact on x*y)"
+
+    def step(self, game, z, lr):
+        # The Nash equilibrium of the local game: dx = lr_x (v_x + J_xy dy) and
+        # dy = lr_y (v_y + J_yx dx), i.e. (I - diag(lr) J_off) dz = diag(lr) v.
+        d = z.shape[-1]
+        system = np.eye(d) - lr[..., :, None] * off_diagonal_blocks(game.jacobian(z), game.nx)
+        move = np.linalg.solve(system, (lr * game.field(z))[..., None])[..., 0]
+        return z + move
+
+    def update_matrix(self, J, nx, lr):
+        eye = _eye(len(lr), len(J))
+        system = eye - _batched(lr, off_diagonal_blocks(J, nx))
+        return eye + np.linalg.solve(system, _batched(lr, J))
+
+
+class Lookahead(Optimizer):
+    name = "lookahead"
+    note = "k steps of a base rule, then move alpha of the way from the start to where they ended"
+
+    def __init__(self, base: Optimizer, k: int, alpha: float):
+        super().__init__(base=base.name, k=k, alpha=alpha, **base.params)
+        self.base, self.k, self.alpha = base, k, alpha
+
+    def step(self, game, z, lr):
+        fast = z
+        for _ in range(self.k):
+            fast = self.base.step(game, fast, lr)
+        return z + self.alpha * (fast - z)
+
+    def update_matrix(self, J, nx, lr):
+        base = self.base.update_matrix(J, nx, lr)
+        if base is None:
+            return None
+        eye = _eye(len(lr), len(J))
+        return (1 - self.alpha) * eye + self.alpha * np.linalg.matrix_power(base, self.k)

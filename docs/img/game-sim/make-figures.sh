@@ -14,3 +14,9 @@ gantool game-sim --game dirac-gan --x 1 --y 1 -o simgd,altgd,extragradient --ste
     --plot $out/dirac-gan.png
 gantool game-sim --game dirac-gan --regularizer r1 --gamma 0.3 --x 1 --y 1 -o simgd,altgd \
     --steps 500 --plot $out/dirac-gan-r1.png
+gantool game-sim -u simgd,extragradient,ogda,cgd,sga,lookahead --lr 0.5 --steps 30 \
+    --plot-eigenvalues $out/eigenvalues.png
+gantool game-sim --game dirac-gan --loss rpgan --regularizer r1+r2 --x 0.5 --y 0.5 -u simgd,cgd \
+    --sweep lr=0.05:1.5:30,gamma=0:1:21 --steps 300 --plot $out/phase-rpgan.png
+gantool game-sim --game quadratic --x 1 --y 1 -u simgd,extragradient,cgd \
+    --sweep lr=0.05:2.5:50,mix=0:1:21 --plot $out/phase-quadratic.png
