@@ -155,3 +155,38 @@ def test_sigkill_at_random_moments_never_corrupts_the_latest_checkpoint(tmp_path
     assert done.returncode == 0, done.stderr.decode()
     assert load_checkpoint(latest_checkpoint(run))["step"] == step + 2
     assert not list((run / "checkpoints").glob(".*.tmp"))  # leftovers of killed saves removed
+
+
+def _logged_losses(run: Path) -> list[dict]:
+    """metrics.jsonl without its timings (the only thing allowed to differ)."""
+    return [{k: v for k, v in json.loads(line).items() if k != "img_per_s"}
+            for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_kill_9_at_six_random_moments_then_resume_equals_the_run_never_interrupted(tmp_path):
+    rng = random.Random(2026)
+    total = 800
+    # wgan-gp draws from the noise stream (mixing weights), d-steps 2 consumes more data per step.
+    args = ("--steps", str(total), "--checkpoint-every", "7", "--keep-last", "2",
+            "--log-every", "10", "--loss", "wgan-gp", "--d-steps", "2")
+    straight = _start_training(tmp_path, "straight", *args)
+    assert straight.wait(timeout=600) == 0, straight.stderr.read().decode()
+    run = tmp_path / "soak"
+    proc = _start_training(tmp_path, "soak", *args)
+    kills, seen = [], 0
+    while len(kills) < 6:
+        _wait_for_step_after(run, seen, proc)
+        time.sleep(rng.uniform(0.0, 1.0))  # anywhere: mid-step, mid-save, mid-log
+        proc.kill()
+        proc.wait()
+        seen = load_checkpoint(latest_checkpoint(run))["step"]
+        kills.append(seen)
+        proc = _start_training(tmp_path, "soak", "--resume", str(run), *args)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()
+    assert kills == sorted(kills) and kills[-1] < total, kills
+    a = load_checkpoint(latest_checkpoint(tmp_path / "straight"))
+    b = load_checkpoint(latest_checkpoint(run))
+    assert a["step"] == b["step"] == total
+    _assert_same_state(a, b)
+    assert _logged_losses(run) == _logged_losses(tmp_path / "straight")

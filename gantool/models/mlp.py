@@ -105,3 +105,33 @@ def mlp2d(
     )
     D = Discriminator(d_trunk, features=width, num_classes=num_classes, spectral_norm=spectral_norm)
     return G, D
+
+
+@register(
+    "architecture", "gan-mlp",
+    "the fully connected G and D of PyTorch-GAN's gan.py (the lecture's MLP GAN), 28x28 digits",
+)
+def gan_mlp(
+    *,
+    sample_shape: tuple[int, ...],
+    z_dim: int = 100,
+    num_classes: int = 0,
+    spectral_norm: bool = False,
+):
+    """G: z -> 128 -> 256 -> 512 -> 1024 -> pixels, LeakyReLU 0.2, BatchNorm1d (eps 0.8, as
+    gan.py passes it) after every hidden layer but the first, tanh. D: pixels -> 512 -> 256 -> 1,
+    LeakyReLU 0.2; gan.py's final sigmoid is folded into the loss (BCE on logits: the same
+    function, computed stably)."""
+    check_common(z_dim, num_classes)
+    shape = image_shape("gan-mlp", sample_shape)
+    pixels = math.prod(shape)
+    embed = min(z_dim, 50) if num_classes else 0
+    layers: list[nn.Module] = [nn.Linear(z_dim + embed, 128), nn.LeakyReLU(0.2)]
+    for n_in, n_out in itertools.pairwise([128, 256, 512, 1024]):
+        layers += [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out, 0.8), nn.LeakyReLU(0.2)]
+    g_body = nn.Sequential(*layers, nn.Linear(1024, pixels), nn.Tanh())
+    d_trunk = nn.Sequential(nn.Flatten(), nn.Linear(pixels, 512), nn.LeakyReLU(0.2),
+                            nn.Linear(512, 256), nn.LeakyReLU(0.2))
+    G = Generator(g_body, z_dim=z_dim, sample_shape=shape, num_classes=num_classes, embed_dim=embed)
+    D = Discriminator(d_trunk, features=256, num_classes=num_classes, spectral_norm=spectral_norm)
+    return G, D
