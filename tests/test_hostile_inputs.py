@@ -191,6 +191,7 @@ def test_a_checkpoint_missing_a_key_names_it(tmp_path, key):
 
 @pytest.mark.parametrize(("changes", "text"), [
     ({"arch": {"name": "mlp"}}, "'arch'"),
+    ({"arch": "mlp"}, "'arch'"),
     ({"arch": {**ARCH, "name": "nope"}}, "unknown architecture 'nope'"),
     ({"G": [1, 2]}, "'G'"),
     ({"G": {"body.0.weight": "text"}}, "'G'"),
@@ -215,9 +216,10 @@ def test_a_stale_last_pointer_is_refused_not_silently_replaced(run):
     assert "missing" in message and "step-000001.pt" in message
 
 
-def test_sample_from_a_broken_checkpoint_is_one_line_and_writes_nothing(tmp_path, cli):
+@pytest.mark.parametrize("raw", [b"\x80\x02a.", pickle.dumps({"a": 1}, protocol=4)])
+def test_sample_from_a_broken_checkpoint_is_one_line_and_writes_nothing(tmp_path, cli, raw):
     bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"\x80\x02a.")
+    bad.write_bytes(raw)
     before = snapshot(tmp_path)
     proc = cli("sample", "--checkpoint", str(bad), "--out", str(tmp_path / "s.png"))
     one_error_line(proc, 1, "cannot load checkpoint")

@@ -28,11 +28,12 @@ from pathlib import Path
 
 import torch
 
+from gantool import pictures as grids
 from gantool import registry
+from gantool.devices import resolve_device
 from gantool.errors import GantoolError, UsageError
 from gantool.train import checkpoint as ckpt
 from gantool.train import distributed as dist
-from gantool.train import grids
 from gantool.train.augment import diff_augment
 from gantool.train.batches import BatchStream
 from gantool.train.config import DEFAULT_STEPS, TrainConfig
@@ -52,21 +53,6 @@ class Interrupted(GantoolError):
     def __init__(self, message: str, signum: int):
         super().__init__(message)
         self.exit_code = 128 + signum
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available (try --device cpu)")
-    if name == "mps" and not (getattr(torch.backends, "mps", None)
-                              and torch.backends.mps.is_available()):
-        raise UsageError("--device mps: MPS is not available (try --device cpu)")
-    return torch.device(name)
 
 
 def grad_norm(module: torch.nn.Module) -> torch.Tensor:
