@@ -206,18 +206,23 @@ def cifar10(
 
 def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 (N, 3072) pixels, int64 (N,) labels) of one batch file, unpickled safely."""
-    entry = load_pickle(path)
+    try:
+        entry = load_pickle(path)
+    except GantoolError as exc:
+        raise GantoolError(f"cifar10: {exc}") from None
     data = entry.get("data") if isinstance(entry, dict) else None
     labels = entry.get("labels", entry.get("fine_labels")) if isinstance(entry, dict) else None
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
             and data.shape[1] == 3 * 32 * 32):
-        raise GantoolError(f"{path} is not a CIFAR batch: 'data' must be uint8 (N, 3072)")
+        raise GantoolError(f"cifar10: {path} is not a CIFAR batch: 'data' must be uint8 (N, 3072)")
     try:
         labels = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError):
         labels = None
     if labels is None or labels.shape != (len(data),) or not ((0 <= labels) & (labels < 10)).all():
-        raise GantoolError(f"{path} is not a CIFAR batch: 'labels' must be {len(data)} ints 0..9")
+        raise GantoolError(
+            f"cifar10: {path} is not a CIFAR batch: 'labels' must be {len(data)} ints 0..9"
+        )
     return data, labels
 
 
