@@ -280,3 +280,30 @@ def test_sample_out_in_a_missing_folder_is_refused(run, cli):
                    cwd=run)
         one_error_line(proc, 2, "does not exist")
         assert not (run / "a").exists()
+
+
+def test_sample_array_refuses_before_allocating_beyond_available_memory(run, monkeypatch):
+    from gantool import memory
+
+    G, _ = load_generator(run)
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1000)
+    assert sample_array(G, 15).shape == (15, 8, 8, 1)  # 960 bytes fit
+    with pytest.raises(UsageError, match=r"16 samples of shape \(1, 8, 8\) needs 1.0 KB"):
+        sample_array(G, 16)
+
+
+def test_a_gz_bomb_is_not_unpacked_into_the_cache(tmp_path, monkeypatch):
+    import gzip
+
+    from gantool.data import torchvision_sets
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GANTOOL_CACHE", str(cache))
+    monkeypatch.setattr(torchvision_sets, "MAX_UNPACKED_BYTES", 10_000, raising=False)
+    header = bytes([0, 0, 8, 3]) + (200).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(156800)))
+    labels = bytes([0, 0, 8, 1]) + (200).to_bytes(4, "big") + bytes(200)
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels))
+    with pytest.raises(GantoolError, match="unpacks to more than 10,000 bytes"):
+        load_dataset("mnist", root=tmp_path)
+    assert not [p for p in cache.rglob("*") if p.is_file()]  # nothing half-unpacked left

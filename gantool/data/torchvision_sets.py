@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import shutil
 import warnings
 from pathlib import Path
 
@@ -35,6 +34,9 @@ IDX_FAMILY = {
     "kmnist": ("KMNIST", "https://github.com/rois-codh/kmnist"),
 }
 SPLITS = ("train", "test")
+# The largest IDX file of the family (train images) is 47 MB; a .gz unpacking to far more is a
+# decompression bomb that would fill the disk under the cache.
+MAX_UNPACKED_BYTES = 512 * 10**6
 
 
 def default_root(root) -> Path:
@@ -65,10 +67,21 @@ def _stage(found: list[Path], class_name: str) -> Path:
         opener = gzip.open if path.suffix == ".gz" else open
         try:
             with opener(path, "rb") as src, atomic_write(target) as dst:
-                shutil.copyfileobj(src, dst)
+                _copy_bounded(src, dst, path)
         except (OSError, EOFError) as exc:
             raise GantoolError(f"cannot unpack {path}: {exc}") from None
     return staged_root
+
+
+def _copy_bounded(src, dst, path: Path) -> None:
+    """Copy src to dst, refusing more than MAX_UNPACKED_BYTES (atomic_write then drops dst)."""
+    copied = 0
+    while chunk := src.read(1 << 20):
+        copied += len(chunk)
+        if copied > MAX_UNPACKED_BYTES:
+            raise GantoolError(f"{path} unpacks to more than {MAX_UNPACKED_BYTES:,} bytes; "
+                               "no MNIST-family file is that large")
+        dst.write(chunk)
 
 
 def _idx_dataset(name: str, root, split: str | None, download: bool):
