@@ -2,7 +2,9 @@
 
 Files are written to a temporary file in the target's directory, fsynced and renamed over the
 target, so a crash never leaves a half-written file where a good one was. Reading never unpickles
-(`allow_pickle=False`): a file cannot run code.
+(`allow_pickle=False`): a file cannot run code. Arrays that numpy would silently cast to
+something else downstream are refused: complex numbers (the imaginary part would be dropped)
+and records anywhere; text too where one data array of numbers is wanted.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from gantool.errors import GantoolError, UsageError
 # Keys tried, in order, when an .npz holds more than one array.
 ARRAY_KEYS = ("data", "images", "samples", "x", "arr_0")
 FORMATS = ("npz", "npy")
+# dtype kinds (numpy's one-letter codes) and what to call them in an error.
+NUMBER_KINDS = "biuf"
+NEVER_KINDS = {"c": "complex", "V": "record (structured)", "O": "Python object"}
+KIND_NAMES = {**NEVER_KINDS, "U": "text", "S": "bytes", "M": "date", "m": "time delta"}
 
 
 @contextmanager
@@ -103,6 +109,7 @@ def read_array(path_or_dash: str | Path) -> np.ndarray:
     """Read one array from an .npz or .npy file, or from stdin with '-'.
 
     An .npz with several arrays must hold one of the keys data, images, samples, x or arr_0.
+    The array must hold real numbers (see check_numbers).
     """
     name = "stdin" if str(path_or_dash) == "-" else str(path_or_dash)
     if name == "stdin":
@@ -114,18 +121,34 @@ def read_array(path_or_dash: str | Path) -> np.ndarray:
         if not path.is_file():
             raise GantoolError(f"array file not found: {path}")
         raw = path  # np.load reads the file itself: no extra copy of its bytes
-    return _parse(raw, name)
+    return check_numbers(_parse(raw, name), name)
 
 
 def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """Every array of an .npz file by name; a corrupt file raises GantoolError."""
+    """Every array of an .npz file by name; a corrupt file raises GantoolError, a complex,
+    record or object array a UsageError (text is kept: caches store names as text)."""
     try:
         with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
+            arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise GantoolError(f"file not found: {path}") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise GantoolError(f"{path} is not a readable .npz file ({exc})") from None
+    for key, array in arrays.items():
+        if array.dtype.kind in NEVER_KINDS:
+            check_numbers(array, f"{path}: array {key!r}")
+    return arrays
+
+
+def check_numbers(array: np.ndarray, what: str) -> np.ndarray:
+    """`array` if it holds real numbers (bool, int or float); else one UsageError naming it."""
+    kind = array.dtype.kind
+    if kind not in NUMBER_KINDS:
+        raise UsageError(
+            f"{what} holds {KIND_NAMES.get(kind, 'non-numeric')} values (dtype {array.dtype}); "
+            "only real numbers are read"
+        )
+    return array
 
 
 def _parse(raw: bytes | Path, name: str) -> np.ndarray:
@@ -163,3 +186,25 @@ def _pick(archive, name: str) -> np.ndarray:
         f"{name} holds several arrays ({', '.join(files)}); name one of them "
         f"{', '.join(ARRAY_KEYS)}"
     )
+
+
+def save_npz(handle, **arrays: np.ndarray) -> None:
+    """Write arrays as an uncompressed .npz (what np.load reads) without copying them.
+
+    np.savez stages each array through 16 MiB byte strings; here the .npy header and then
+    1 MiB views of the array's own memory go straight into the zip member, so writing 50,000
+    images needs no memory beyond the array. Works on unseekable streams (stdout) too.
+    """
+    from numpy.lib import format as npy_format
+
+    with zipfile.ZipFile(handle, mode="w", compression=zipfile.ZIP_STORED,
+                         allowZip64=True) as archive:
+        for name, array in arrays.items():
+            array = np.ascontiguousarray(array)
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                npy_format.write_array_header_1_0(
+                    member, npy_format.header_data_from_array_1_0(array))
+                raw = memoryview(array.reshape(-1).view(np.uint8))
+                step = 1 << 20
+                for start in range(0, len(raw), step):
+                    member.write(raw[start:start + step])

@@ -4,18 +4,20 @@
 with one batch in flight; `sample_array` fills a preallocated uint8 (N, H, W, C) array (or
 float32 (N, D) for points) batch by batch, so `--n 50000` needs the output array and one batch,
 nothing more. Latents come from a CPU generator seeded with `seed`: the same seed gives the
-same samples on every device.
+same samples on every device. A diverged generator (NaN or infinite weights or outputs) raises
+GantoolError instead of producing NaN points or black images, and an output larger than the
+memory available is refused before anything is allocated.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import numpy as np
 import torch
 
-from gantool.errors import UsageError
+from gantool.errors import GantoolError, UsageError
+from gantool.memory import require_memory
 
 
 def class_labels(G, n: int, class_index: int | None = None) -> torch.Tensor | None:
@@ -42,6 +44,7 @@ def generate(G, n: int, *, seed: int = 0, batch_size: int = 500, device="cpu",
     """
     if n < 1 or batch_size < 1:
         raise UsageError(f"n and batch size must be at least 1 (got {n}, {batch_size})")
+    check_finite_weights(G)
     gen = torch.Generator().manual_seed(seed)
     device = torch.device(device)
     for start in range(0, n, batch_size):
@@ -52,8 +55,35 @@ def generate(G, n: int, *, seed: int = 0, batch_size: int = 500, device="cpu",
             z = torch.randn(size, G.z_dim, generator=gen)
         z = z.to(device, non_blocking=True)
         y = labels[start:start + size].to(device) if labels is not None else None
-        with torch.inference_mode():
-            yield G(z, y)
+        # no_grad, not inference_mode: the yielded tensors are ordinary ones, and the caller's
+        # code between batches runs in whatever mode it chose (a yield inside the block would
+        # run it in inference mode).
+        with torch.no_grad():
+            out = G(z, y)
+        if not bool(torch.isfinite(out).all()):
+            raise GantoolError(
+                f"the generator produced non-finite values (NaN or inf) in samples "
+                f"{start}..{start + size - 1}: the model has diverged; use an earlier checkpoint"
+            )
+        yield out
+
+
+def check_finite_weights(G) -> None:
+    """GantoolError naming the first parameter or buffer of G that holds NaN or inf."""
+    for name, tensor in [*G.named_parameters(), *G.named_buffers()]:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise GantoolError(
+                f"the generator's weights hold NaN or infinite values ({name}): the run "
+                "diverged; use an earlier checkpoint"
+            )
+
+
+def output_bytes(G, n: int) -> int:
+    """Bytes of sample_array's output for `n` samples: uint8 images or float32 points."""
+    per_sample = 1
+    for size in G.sample_shape:
+        per_sample *= int(size)
+    return n * per_sample * (1 if len(G.sample_shape) == 3 else 4)
 
 
 def to_uint8_nhwc(x: torch.Tensor) -> torch.Tensor:
@@ -67,6 +97,7 @@ def sample_array(G, n: int, *, seed: int = 0, batch_size: int = 500, device="cpu
     """All `n` samples in one preallocated array: uint8 (N, H, W, C) images or float32 (N, D)."""
     shape = tuple(G.sample_shape)
     is_image = len(shape) == 3
+    require_memory(output_bytes(G, n), f"{n:,} samples of shape {shape}")
     out = (np.empty((n, shape[1], shape[2], shape[0]), dtype=np.uint8) if is_image
            else np.empty((n, *shape), dtype=np.float32))
     target = torch.from_numpy(out)  # shares memory: batches are copied straight into `out`
@@ -93,31 +124,3 @@ def interpolation_latents(rows: int, columns: int, z_dim: int, seed: int) -> tor
     ends = torch.randn(2, rows, 1, z_dim, generator=gen)
     t = torch.linspace(0, 1, columns).view(1, columns, 1)
     return slerp(ends[0], ends[1], t).reshape(rows * columns, z_dim)
-
-
-def grid_columns(n: int) -> int:
-    return max(1, math.ceil(math.sqrt(n)))
-
-
-def save_npz(handle, **arrays: np.ndarray) -> None:
-    """Write arrays as an uncompressed .npz (what np.load reads) without copying them.
-
-    np.savez stages each array through 16 MiB byte strings; here the .npy header and then
-    1 MiB views of the array's own memory go straight into the zip member, so writing 50,000
-    images needs no memory beyond the array. Works on unseekable streams (stdout) too.
-    """
-    import zipfile
-
-    from numpy.lib import format as npy_format
-
-    with zipfile.ZipFile(handle, mode="w", compression=zipfile.ZIP_STORED,
-                         allowZip64=True) as archive:
-        for name, array in arrays.items():
-            array = np.ascontiguousarray(array)
-            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                npy_format.write_array_header_1_0(
-                    member, npy_format.header_data_from_array_1_0(array))
-                raw = memoryview(array.reshape(-1).view(np.uint8))
-                step = 1 << 20
-                for start in range(0, len(raw), step):
-                    member.write(raw[start:start + step])

@@ -45,11 +45,25 @@ def trained(tmp_path_factory) -> Path:
 
 
 def test_grid_has_ceil_sqrt_n_columns(trained):
-    proc = _cli("sample", "--n", "10", "--out", "g.png", cwd=trained)
+    proc = _cli("sample", "--n", "10", "--out", "g.png", "--grid-scale", "1", cwd=trained)
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout.decode().strip() == "g.png"
     with Image.open(trained / "g.png") as im:
         assert im.size == (4 * 30 + 2, 3 * 30 + 2) and im.mode == "L"  # 4 per row, 3 rows
+
+
+def test_grids_are_upscaled_for_a_screen_with_crisp_pixels(trained):
+    raw = _cli("sample", "--n", "64", "--out", "raw.png", "--grid-scale", "1", cwd=trained)
+    auto = _cli("sample", "--n", "64", "--out", "auto.png", cwd=trained)
+    three = _cli("sample", "--n", "64", "--out", "-", "--grid-scale", "3", cwd=trained)
+    assert raw.returncode == auto.returncode == three.returncode == 0, auto.stderr.decode()
+    with Image.open(trained / "raw.png") as r, Image.open(trained / "auto.png") as a:
+        raw_px, auto_px = np.asarray(r), np.asarray(a)
+    assert raw_px.shape == (242, 242) and auto_px.shape == (726, 726)  # 8x8 digits: 3x
+    # Nearest neighbour: each raw pixel is a 3x3 block of the same value, nothing blurred.
+    assert np.array_equal(auto_px, raw_px.repeat(3, axis=0).repeat(3, axis=1))
+    with Image.open(io.BytesIO(three.stdout)) as s:
+        assert np.array_equal(np.asarray(s), auto_px)
 
 
 def test_png_format_writes_one_file_per_image(trained):
@@ -95,7 +109,7 @@ def test_interpolation_grid(trained):
     proc = _cli("sample", "--interpolate", "2", "--out", "walk.png", cwd=trained)
     assert proc.returncode == 0, proc.stderr.decode()
     with Image.open(trained / "walk.png") as im:
-        assert im.size == (10 * 30 + 2, 2 * 30 + 2)
+        assert im.size == (2 * (10 * 30 + 2), 2 * (2 * 30 + 2))  # auto scale: 2x
 
 
 def test_existing_output_is_never_overwritten_without_force(trained):
@@ -116,6 +130,8 @@ def test_existing_output_is_never_overwritten_without_force(trained):
     (["--format", "csv"], 2, "csv is for 2-D point models"),
     (["--class", "3"], 2, "--class needs a class-conditional model"),
     (["--checkpoint", "broken.pt"], 1, "cannot load checkpoint"),
+    (["--grid-scale", "big"], 2, "--grid-scale must be auto"),
+    (["--grid-scale", "2", "--format", "npz"], 2, "--grid-scale applies to --format grid"),
 ])
 def test_sample_errors_are_one_line(trained, args, code, text):
     (trained / "broken.pt").write_bytes(b"not a checkpoint")

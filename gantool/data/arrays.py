@@ -2,7 +2,8 @@
 
 Images: (N, H, W), (N, H, W, C) or (N, C, H, W) with C 1 or 3 (when both axes 1 and 3 could
 be channels, (N, C, H, W) wins); uint8, integers in 0..255, or floats in [0, 1] or [-1, 1].
-Points: (N, D) floats. NaN and inf are refused. An .npz may carry int labels under 'labels'.
+Points: (N, D) floats. NaN and inf are refused, and so are complex, text and record arrays
+(gantool.io.check_numbers). An .npz may carry int labels under 'labels'.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 from gantool.data.convert import convert
 from gantool.data.dataset import Dataset, reject_image_options
 from gantool.errors import GantoolError, UsageError
-from gantool.io import ARRAY_KEYS, read_array, read_arrays
+from gantool.io import ARRAY_KEYS, check_numbers, read_array, read_arrays
 from gantool.registry import register
 
 
@@ -75,7 +76,8 @@ def _load(root) -> tuple[np.ndarray, np.ndarray | None, str]:
             raise UsageError(
                 f"{path}: holds {', '.join(arrays)}; name the data one of {', '.join(ARRAY_KEYS)}"
             )
-        return arrays[key], arrays.get("labels"), str(path)
+        data = check_numbers(arrays[key], f"{path}: array {key!r}")
+        return data, arrays.get("labels"), str(path)
     return read_array(path), None, str(path)
 
 

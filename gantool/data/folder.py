@@ -2,7 +2,9 @@
 
 Every file with an image extension Pillow knows is decoded, converted to grey or RGB, resized
 (shorter side to image_size, antialiased) and center-cropped. A file that cannot be decoded is
-counted and reported in one warning (stderr), never used. Sorted paths make the order stable.
+counted and reported in one warning (stderr), never used; so is one over Pillow's pixel limit
+(Image.MAX_IMAGE_PIXELS, about 89 megapixels: a decompression bomb). Sorted paths make the
+order stable.
 """
 
 from __future__ import annotations
@@ -35,11 +37,15 @@ def _open(path: Path):
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            image.load()
-            grey = image.mode in ("1", "L", "LA", "I", "I;16", "F")
-            return image.convert("L" if grey else "RGB")
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+        with warnings.catch_warnings():
+            # Over Pillow's pixel limit it only warns (it refuses at twice the limit): a file
+            # that claims ~90 megapixels is a decompression bomb or no training image either way.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                grey = image.mode in ("1", "L", "LA", "I", "I;16", "F")
+                return image.convert("L" if grey else "RGB")
+    except Exception:  # Pillow's decoders raise many kinds of errors on crafted files
         return None
 
 

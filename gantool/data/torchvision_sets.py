@@ -5,14 +5,15 @@ MNIST family is also found as the bare (optionally .gz) IDX files directly in `r
 the t10k-*-ubyte.gz of the MNIST site, which are unpacked once into <cache>/staged/. `download`
 is passed to torchvision. Offline with files absent: one GantoolError naming the files and where.
 Files are read as they are: torchvision's md5 checks (which would also reject any re-packed
-copy) run only when downloading.
+copy) run only when downloading. CIFAR-10's pickled batches are read here, not by torchvision,
+with an unpickler that admits only dicts, lists, strings and numpy arrays (safe_pickle.py): a
+crafted batch file cannot run code.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import shutil
 import warnings
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import torch
 
 from gantool.data.convert import convert
 from gantool.data.dataset import Dataset, cache_dir
+from gantool.data.safe_pickle import load_pickle
 from gantool.errors import GantoolError, UsageError
 from gantool.io import atomic_write
 from gantool.registry import register
@@ -32,6 +34,9 @@ IDX_FAMILY = {
     "kmnist": ("KMNIST", "https://github.com/rois-codh/kmnist"),
 }
 SPLITS = ("train", "test")
+# The largest IDX file of the family (train images) is 47 MB; a .gz unpacking to far more is a
+# decompression bomb that would fill the disk under the cache.
+MAX_UNPACKED_BYTES = 512 * 10**6
 
 
 def default_root(root) -> Path:
@@ -62,10 +67,21 @@ def _stage(found: list[Path], class_name: str) -> Path:
         opener = gzip.open if path.suffix == ".gz" else open
         try:
             with opener(path, "rb") as src, atomic_write(target) as dst:
-                shutil.copyfileobj(src, dst)
+                _copy_bounded(src, dst, path)
         except (OSError, EOFError) as exc:
             raise GantoolError(f"cannot unpack {path}: {exc}") from None
     return staged_root
+
+
+def _copy_bounded(src, dst, path: Path) -> None:
+    """Copy src to dst, refusing more than MAX_UNPACKED_BYTES (atomic_write then drops dst)."""
+    copied = 0
+    while chunk := src.read(1 << 20):
+        copied += len(chunk)
+        if copied > MAX_UNPACKED_BYTES:
+            raise GantoolError(f"{path} unpacks to more than {MAX_UNPACKED_BYTES:,} bytes; "
+                               "no MNIST-family file is that large")
+        dst.write(chunk)
 
 
 def _idx_dataset(name: str, root, split: str | None, download: bool):
@@ -160,9 +176,6 @@ def _files_dataset(tv_class, name: str, root: Path, files: list[Path], download:
         def _check_integrity(self) -> bool:
             return all(p.is_file() for p in files)
 
-        def _load_meta(self) -> None:  # CIFAR's class names: not needed, md5-checked upstream
-            self.classes = []
-
     if missing:
         return _open_class(tv_class, name, root, download=True, **kwargs)
     return _open_class(Unchecked, name, root, download=False, **kwargs)
@@ -195,9 +208,35 @@ def cifar10(
     root = default_root(root)
     listed = CIFAR10.train_list if split == "train" else CIFAR10.test_list
     files = [root / CIFAR10.base_folder / f for f, _ in listed]
-    tv = _files_dataset(CIFAR10, "cifar10", root, files, download, train=split == "train")
-    images = np.asarray(tv.data).transpose(0, 3, 1, 2)  # torchvision keeps HWC
-    return _finish("cifar10", images, tv.targets, 10, image_size, channels)
+    if not all(p.is_file() for p in files):
+        # torchvision fetches and md5-checks the files; they are read below like any copy.
+        _files_dataset(CIFAR10, "cifar10", root, files, download, train=split == "train")
+    batches = [_cifar_batch(path) for path in files]
+    images = np.concatenate([b[0] for b in batches]).reshape(-1, 3, 32, 32)
+    labels = np.concatenate([b[1] for b in batches])
+    return _finish("cifar10", images, labels, 10, image_size, channels)
+
+
+def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 (N, 3072) pixels, int64 (N,) labels) of one batch file, unpickled safely."""
+    try:
+        entry = load_pickle(path)
+    except GantoolError as exc:
+        raise GantoolError(f"cifar10: {exc}") from None
+    data = entry.get("data") if isinstance(entry, dict) else None
+    labels = entry.get("labels", entry.get("fine_labels")) if isinstance(entry, dict) else None
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+            and data.shape[1] == 3 * 32 * 32):
+        raise GantoolError(f"cifar10: {path} is not a CIFAR batch: 'data' must be uint8 (N, 3072)")
+    try:
+        labels = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError):
+        labels = None
+    if labels is None or labels.shape != (len(data),) or not ((0 <= labels) & (labels < 10)).all():
+        raise GantoolError(
+            f"cifar10: {path} is not a CIFAR batch: 'labels' must be {len(data)} ints 0..9"
+        )
+    return data, labels
 
 
 @register("dataset", "svhn", "Street View House Numbers via torchvision (32x32 RGB digits)")

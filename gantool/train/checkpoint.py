@@ -6,12 +6,16 @@
 Each file is written to a temp name, fsynced and renamed; only then is `last` replaced the same
 way, and only then are checkpoints beyond the newest `keep_last` deleted. A process killed at
 any moment therefore leaves `last` naming a complete file. Loading uses
-torch.load(weights_only=True): a checkpoint can never run code.
+torch.load(weights_only=True): a checkpoint can never run code. A `last` naming a missing file
+is refused (someone deleted or moved it; silently taking an older one would hide that), and
+every loaded dict is checked by check_checkpoint before anything uses it, so a damaged or
+foreign file gives one line naming what is wrong.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +67,20 @@ def latest_checkpoint(run_dir: Path) -> Path:
     """The checkpoint `last` names (or, if `last` is missing, the newest step file)."""
     ckpt_dir = Path(run_dir) / "checkpoints"
     pointer = ckpt_dir / LAST
+    found = list_checkpoints(ckpt_dir)
     if pointer.is_file():
-        path = ckpt_dir / pointer.read_text(encoding="utf-8").strip()
+        name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+        if not _STEP_FILE.match(name):
+            raise GantoolError(f"{pointer} does not name a checkpoint file (holds {name[:40]!r})")
+        path = ckpt_dir / name
         if path.is_file():
             return path
-    found = list_checkpoints(ckpt_dir)
+        others = ", ".join(p.name for _, p in found[-3:]) or "none"
+        raise GantoolError(
+            f"{pointer} names {name}, which is missing (deleted or moved?); not falling back "
+            f"to an older one silently. Checkpoints there: {others}; pass one as a file "
+            f"(--checkpoint) or write its name into {LAST}"
+        )
     if not found:
         raise GantoolError(f"no checkpoint in {ckpt_dir}")
     return found[-1][1]
@@ -104,23 +117,72 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint onto the CPU without running code from it."""
-    import pickle
-
+    """Read a checkpoint onto the CPU without running code from it; check its structure."""
     import torch
 
     path = resolve_checkpoint(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GantoolError(f"cannot load checkpoint {path}: {first}") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise GantoolError(f"{path} is not a gantool checkpoint")
-    if state.get("version", 0) > VERSION:
-        raise GantoolError(f"{path} was written by a newer gantool (format {state['version']})")
+        with warnings.catch_warnings():  # a foreign pickle protocol: the error below says it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # the weights-only unpickler raises any kind on a corrupt file
+        raise GantoolError(f"cannot load checkpoint {path}: {_load_failure(exc)}") from None
+    check_checkpoint(state, path)
     state["path"] = str(path)
     return state
+
+
+def _load_failure(exc: Exception) -> str:
+    """torch.load's failure in one line. Its weights-only message is five lines of advice
+    (re-load with weights_only=False: the one thing not to do with a file of unknown origin);
+    only the reason it gives is kept."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Weights only load failed"):
+        advice = ("Please file an issue", "Check the documentation")
+        reasons = [line for line in lines[1:] if not line.startswith(advice)]
+        reason = reasons[0] if reasons else "it holds objects a checkpoint never does"
+    elif lines:
+        reason = f"{type(exc).__name__}: {lines[0].split('. ')[0]}"
+    else:
+        reason = type(exc).__name__
+    return f"not a gantool checkpoint, or corrupt ({reason})"
+
+
+def check_checkpoint(state: Any, path: Path) -> None:
+    """GantoolError in one line unless `state` has what sampling and evaluation rely on: the
+    format marker and version, an int step, the architecture, G's (and G_ema's) weights as
+    tensors, and the config and data_info dicts."""
+    import torch
+
+    def refuse(problem: str):
+        raise GantoolError(f"cannot load checkpoint {path}: {problem}")
+
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        refuse("not a gantool checkpoint")
+    if not isinstance(state.get("version"), int) or state["version"] > VERSION:
+        refuse(f"written by a newer gantool (format {state.get('version')!r})")
+    for key in ("step", "arch", "G", "config"):
+        if key not in state:
+            refuse(f"it has no {key!r} (a damaged or foreign file)")
+    if not isinstance(state["step"], int) or state["step"] < 0:
+        refuse(f"its 'step' must be a non-negative integer, got {state['step']!r}")
+    arch = state["arch"]
+    kwargs = arch.get("kwargs") if isinstance(arch, dict) else None
+    shape = kwargs.get("sample_shape") if isinstance(kwargs, dict) else None
+    if not (isinstance(arch, dict) and isinstance(arch.get("name"), str)
+            and isinstance(shape, (list, tuple))
+            and all(isinstance(s, int) and s > 0 for s in shape)):
+        refuse("its 'arch' must be {'name': str, 'kwargs': {'sample_shape': [ints], ...}}")
+    for key in ("G", "G_ema"):
+        weights = state.get(key)
+        if key == "G_ema" and weights is None:
+            continue
+        if not (isinstance(weights, dict) and all(
+                isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items())):
+            refuse(f"its {key!r} must map parameter names to tensors")
+    for key in ("config", "data_info"):
+        if not isinstance(state.get(key, {}), dict):
+            refuse(f"its {key!r} must be a dict, got {type(state[key]).__name__}")
 
 
 def build_models(arch: dict[str, Any]):
@@ -132,6 +194,28 @@ def build_models(arch: dict[str, Any]):
     return registry.create("architecture", arch["name"], **kwargs)
 
 
+def load_weights(module, weights: dict, arch_name: str, path) -> None:
+    """load_state_dict, with a mismatch told in one line: which parameter, both shapes."""
+    expected = module.state_dict()
+    problem = None
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    wrong = [k for k in expected if k in weights and weights[k].shape != expected[k].shape]
+    if wrong:
+        k = wrong[0]
+        problem = (f"parameter {k!r} has shape {tuple(weights[k].shape)} in the file, the "
+                   f"architecture makes {tuple(expected[k].shape)}")
+    elif missing:
+        problem = f"parameter {missing[0]!r} is missing ({len(missing)} in all)"
+    elif unexpected:
+        problem = f"it has parameter {unexpected[0]!r} the architecture does not make"
+    if problem:
+        raise GantoolError(
+            f"checkpoint {path} does not fit architecture {arch_name!r}: {problem}"
+        )
+    module.load_state_dict(weights)
+
+
 def load_generator(path: str | Path, device: str = "cpu", ema: bool = True):
     """(G, meta) from a run directory or checkpoint file, in eval mode on `device`.
 
@@ -140,13 +224,20 @@ def load_generator(path: str | Path, device: str = "cpu", ema: bool = True):
     and the dataset's modes/mode_std (2-D mixtures) for plots.
     """
     state = load_checkpoint(path)
-    G, _ = build_models(state["arch"])
+    arch = state["arch"]
+    try:
+        G, _ = build_models(arch)
+    except GantoolError as exc:
+        raise GantoolError(f"checkpoint {state['path']}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # kwargs this gantool's architecture does not take
+        raise GantoolError(f"checkpoint {state['path']}: cannot build architecture "
+                           f"{arch['name']!r} ({exc})") from None
     use_ema = bool(ema and state.get("G_ema") is not None)
-    G.load_state_dict(state["G_ema"] if use_ema else state["G"])
+    load_weights(G, state["G_ema"] if use_ema else state["G"], arch["name"], state["path"])
     G.to(device).eval()
     meta = {
         "config": state["config"],
-        "arch": state["arch"],
+        "arch": arch,
         "step": state["step"],
         "ema": use_ema,
         "path": state["path"],

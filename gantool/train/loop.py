@@ -33,6 +33,10 @@ from gantool.train.progress import Reporter
 from gantool.train.rundir import RunLock, new_run_dir, update_latest, versions, write_json
 
 
+# What a checkpoint must hold to be resumed (sampling needs less; see checkpoint.py).
+RESUME_KEYS = ("D", "opt_g", "opt_d", "data", "diagnostics", "rng")
+
+
 class Interrupted(GantoolError):
     """SIGINT/SIGTERM: a checkpoint was saved; exit 128 + the signal number (130, 143)."""
 
@@ -150,7 +154,20 @@ def _resume(run: setup.Run, run_dir: Path, log: Reporter) -> None:
     if run.total <= saved["step"]:
         raise UsageError(f"{run_dir} is already at step {saved['step']}; give --steps above "
                          f"{saved['step']} to train further (nothing was changed)")
-    for note in run.state.load_state_dict(saved):
+    missing = [k for k in RESUME_KEYS if k not in saved]
+    if missing:
+        raise GantoolError(f"cannot resume from {saved['path']}: it has no {missing[0]!r} "
+                           "(a checkpoint for sampling only, or a damaged file)")
+    for key in ("G", "D", "G_ema"):
+        if saved.get(key) is not None:
+            ckpt.load_weights(getattr(run.state, key), saved[key], run.config.arch,
+                              saved["path"])
+    try:
+        notes = run.state.load_state_dict(saved)
+    except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GantoolError(f"cannot resume from {saved['path']}: {first}") from None
+    for note in notes:
         log.info(note)
     log.info(f"resuming {run_dir} from step {saved['step']} ({saved['path']})")
 

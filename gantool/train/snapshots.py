@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from gantool.train import grids
+from gantool import pictures
 
 
 @torch.no_grad()
@@ -28,14 +28,14 @@ def save_samples(net, z, y, dataset, path: Path, title: str = "") -> None:
     """A sample grid (images) or a scatter plot over the modes (2-D points) at `path`."""
     out = generate(net, z, y)
     if dataset.is_image:
-        grids.save_grid(dataset.from_model(out).cpu().numpy(), path)
+        pictures.save_grid(dataset.from_model(out).cpu().numpy(), path, scale=0)
     else:
         modes = dataset.modes.cpu().numpy() if dataset.modes is not None else None
-        grids.save_scatter(out.cpu().numpy(), path, modes=modes, title=title)
+        pictures.save_scatter(out.cpu().numpy(), path, modes=modes, title=title)
 
 
 def save_run_pictures(records: list[dict], run_dir: Path) -> None:
     """losses.png from the logged records and progress.gif from samples/step-*.png."""
-    grids.save_losses_plot(records, run_dir / "losses.png")
-    grids.save_progress_gif(sorted((run_dir / "samples").glob("step-*.png")),
+    pictures.save_losses_plot(records, run_dir / "losses.png")
+    pictures.save_progress_gif(sorted((run_dir / "samples").glob("step-*.png")),
                             run_dir / "progress.gif")

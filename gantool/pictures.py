@@ -1,7 +1,9 @@
-"""Pictures of a run: sample grids, 2-D scatter plots, losses.png and progress.gif.
+"""Pictures: sample grids, 2-D scatter plots, losses.png and progress.gif.
 
+Used by training (snapshots), sampling and anything else that draws; it imports neither.
 Grids are assembled in numpy (uint8) and written with PIL; plots use matplotlib's Agg backend
-(imported here only, so nothing else pays for it).
+(imported here only, so nothing else pays for it). A grid can be upscaled by an integer factor
+with nearest-neighbour pixels, so 28-pixel digits stay crisp and a screen shows them large.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gantool.errors import UsageError
 from gantool.io import atomic_write
+
+AUTO_GRID_WIDTH = 512  # scale 0 (auto) enlarges a grid to at least this many pixels
 
 
 def grid_columns(n: int) -> int:
@@ -45,8 +50,32 @@ def save_png(image_hwc: np.ndarray, path: str | Path) -> None:
         to_pil(image_hwc).save(handle, format="PNG")
 
 
-def save_grid(images: np.ndarray, path: str | Path, columns: int | None = None) -> None:
-    save_png(make_grid(images, columns), path)
+def grid_scale(width: int, scale: int = 0) -> int:
+    """The integer upscaling factor of a `width`-pixel grid: `scale`, or for 0 (auto) the
+    smallest one that makes it at least AUTO_GRID_WIDTH wide (so 512 to 1023 pixels; a grid
+    already that wide stays raw)."""
+    if not isinstance(scale, int) or scale < 0:
+        raise UsageError(f"grid scale must be 0 (auto) or a positive integer, got {scale!r}")
+    return scale or max(1, math.ceil(AUTO_GRID_WIDTH / width))
+
+
+def upscale(image_hwc: np.ndarray, factor: int) -> np.ndarray:
+    """Each pixel as a factor x factor block (nearest neighbour: no blur, no new colours)."""
+    if factor == 1:
+        return image_hwc
+    return image_hwc.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def grid_image(images: np.ndarray, columns: int | None = None, scale: int = 1) -> np.ndarray:
+    """(N, C, H, W) uint8 -> the grid as one (H', W', C) image, upscaled (0: auto)."""
+    grid = make_grid(images, columns)
+    return upscale(grid, grid_scale(grid.shape[1], scale))
+
+
+def save_grid(images: np.ndarray, path: str | Path, columns: int | None = None,
+              scale: int = 1) -> None:
+    """A grid PNG of (N, C, H, W) uint8 images; scale 1 is raw size, 0 auto (see grid_scale)."""
+    save_png(grid_image(images, columns, scale), path)
 
 
 def _pyplot():
