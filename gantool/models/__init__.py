@@ -11,7 +11,7 @@ from gantool.errors import UsageError
 from gantool.models.base import Discriminator, Generator
 
 # Importing these registers their architectures.
-from gantool.models import dcgan, mlp, resnet  # noqa: F401  isort: skip
+from gantool.models import dcgan, mlp, r3gan, resnet  # noqa: F401  isort: skip
 
 
 def create_models(name: str, /, **options) -> tuple[Generator, Discriminator]:
