@@ -35,6 +35,7 @@ BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "feature-extractor": ("gantool.metrics.features",),
     "game": ("gantool.game.games",),
     "optimizer": ("gantool.game.optimizers",),
+    "recipe": ("gantool.train.recipes",),
 }
 KINDS = tuple(BUILTIN_MODULES)
 
