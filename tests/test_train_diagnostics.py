@@ -261,3 +261,13 @@ def test_ada_rt_is_the_overfitting_signal():
     raised = monitor.observe(record(3))
     assert len(raised) == 1 and raised[0].startswith("overfitting at step 3: r_t")
     assert "--augment" in raised[0]
+
+
+def test_only_drawn_digits_are_named():
+    probabilities = torch.zeros(4, 1, 10)
+    probabilities[:, 0, 8] = 1.0
+    monitor = FailureMonitor(class_probs_fn=lambda x: probabilities)
+    r = record(1)
+    monitor.measure_samples(torch.zeros(4, 1, 28, 28), r)
+    assert r["digit_top3"] == [8] and r["digit_top3_share"] == 1.0
+    assert monitor.observe(r)[0].startswith("mode collapse at step 1: digit 8 makes 100%")

@@ -145,6 +145,7 @@ def class_measures(probabilities: torch.Tensor, data_hist: list[float] | None) -
     q = torch.tensor(data_hist or [0.1] * 10, dtype=torch.float64).clamp_min(1e-6)
     q = q / q.sum()
     top = torch.argsort(p, descending=True, stable=True)[:3]
+    top = top[counts[top] > 0]  # name only digits that were drawn
     return {"digit_hist": counts.tolist(), "digit_kl": float(torch.xlogy(p, p / q).sum()),
             "digit_top3": top.tolist(), "digit_top3_share": float(p[top].sum()),
             "digit_top3_data": float(q[top].sum())}
@@ -299,7 +300,10 @@ class FailureMonitor:
             return ""
         missing = [d for d, n in enumerate(r["digit_hist"]) if n == 0]
         gone = f"; no {', '.join(map(str, missing))} at all" if missing else ""
-        return (f"{at}: digits {', '.join(map(str, r['digit_top3']))} make "
+        named = ", ".join(map(str, r["digit_top3"]))
+        noun = "digits" if len(r["digit_top3"]) > 1 else "digit"
+        verb = "make" if len(r["digit_top3"]) > 1 else "makes"
+        return (f"{at}: {noun} {named} {verb} "
                 f"{100 * r['digit_top3_share']:.0f}% of the samples (the data: "
                 f"{100 * r['digit_top3_data']:.0f}%), KL to the data's digit histogram "
                 f"{r['digit_kl']:.2f}{gone}")
