@@ -10,6 +10,7 @@ import torch
 from gantool.train.augment import diff_augment
 from gantool.train.diagnostics import (
     MIN_DIVERSITY_FOR_CLASSES,
+    TOP3_COLLAPSE,
     WINDOW,
     DigitProbe,
     FailureMonitor,
@@ -271,3 +272,22 @@ def test_only_drawn_digits_are_named():
     monitor.measure_samples(torch.zeros(4, 1, 28, 28), r)
     assert r["digit_top3"] == [8] and r["digit_top3_share"] == 1.0
     assert monitor.observe(r)[0].startswith("mode collapse at step 1: digit 8 makes 100%")
+
+
+def probabilities_for(counts):
+    digits = torch.repeat_interleave(torch.arange(10), torch.tensor(counts))
+    return torch.nn.functional.one_hot(digits, 10).double()[:, None, :]
+
+
+def test_a_skewed_but_broad_histogram_is_silent_and_a_narrow_one_fires():
+    # the default mlp run on mnist-5k after 5000 steps (classified probe samples, measured)
+    broad = probabilities_for([0, 73, 42, 40, 23, 28, 8, 20, 9, 13])
+    # the same run at step 1000, visibly dominated by 3s, 8s and 9s
+    narrow = probabilities_for([0, 24, 0, 100, 11, 0, 0, 1, 95, 25])
+    for probabilities, flagged in ((broad, False), (narrow, True)):
+        monitor = FailureMonitor(class_probs_fn=lambda x, p=probabilities: p)
+        r = record(1)
+        monitor.measure_samples(torch.zeros(256, 1, 28, 28), r)
+        raised = monitor.observe(r)
+        assert r["diag"]["mode_collapse"] is flagged and bool(raised) is flagged
+        assert (r["digit_top3_share"] >= TOP3_COLLAPSE) is flagged
