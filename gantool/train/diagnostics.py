@@ -159,7 +159,7 @@ def d_wins(loss: str, r: dict) -> str | None:
 
     Raises KeyError when the record lacks the raw-logit statistics the loss needs."""
     if loss in SIGMOID_LOSSES:
-        if r["d_fake"] < CONFIDENT and (loss != "minimax" or r["d_real"] > 1 - CONFIDENT):
+        if r["d_fake"] < CONFIDENT and (loss != "minimax" or r["d_real"] > 0.9):
             return f"D(x) = {r['d_real']:.3f}, D(G(z)) = {r['d_fake']:.3f}"
         return None
     real, fake, s_real, s_fake = (r[k] for k in LOGIT_KEYS)
