@@ -177,7 +177,7 @@ def test_r3gan_residual_branches_start_at_zero():
 
 def test_r3gan_conditional_projection_uses_the_label():
     torch.manual_seed(0)
-    G, D = build("r3gan", (3, 16, 16), num_classes=4)
+    _, D = build("r3gan", (3, 16, 16), num_classes=4)
     x = torch.randn(2, 3, 16, 16)
     assert not torch.allclose(D(x, torch.tensor([0, 0])), D(x, torch.tensor([3, 3])))
     assert D.embed is not None and D.embed.embedding_dim == D.head.in_features

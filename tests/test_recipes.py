@@ -37,13 +37,13 @@ def test_recipe_components_exist_and_build(name):
     options = recipe(name).options
     registry.get("loss", options["loss"])
     size = options.get("image_size", 28)
-    G, D = registry.create("architecture", options["arch"], sample_shape=(1, size, size),
+    G, _ = registry.create("architecture", options["arch"], sample_shape=(1, size, size),
                            z_dim=options["z_dim"])
     assert G.z_dim == options["z_dim"]
 
 
 def test_unknown_recipe_is_one_usage_error():
-    with pytest.raises(UsageError, match="unknown recipe 'r3gn'.*r3gan"):
+    with pytest.raises(UsageError, match=r"unknown recipe 'r3gn'.*r3gan"):
         recipe("r3gn")
 
 

@@ -9,8 +9,8 @@ import torch
 
 from gantool.train.augment import diff_augment
 from gantool.train.diagnostics import (
-    MIN_DIVERSITY_FOR_CLASSES,
     KL_COLLAPSE,
+    MIN_DIVERSITY_FOR_CLASSES,
     WINDOW,
     DigitProbe,
     FailureMonitor,
@@ -56,8 +56,9 @@ def test_unbounded_critics_win_by_separating_real_and_fake_scores(loss):
     monitor = FailureMonitor(loss=loss)
     # sigmoid(D) would read these scores as "D(G(z)) = 0.007": a 'win' that is not one for a
     # critic whose scores overlap this much
-    assert monitor.observe({**record(1, grad_g=5.0, d_fake=0.007), **logits(-4.0, -5.0, 2, 2)}) == []
-    assert monitor.observe({**record(2, grad_g=0.1, d_fake=0.007), **logits(-4.0, -5.0, 2, 2)}) == []
+    overlapping = logits(-4.0, -5.0, 2, 2)
+    assert monitor.observe({**record(1, grad_g=5.0, d_fake=0.007), **overlapping}) == []
+    assert monitor.observe({**record(2, grad_g=0.1, d_fake=0.007), **overlapping}) == []
     raised = monitor.observe({**record(3, grad_g=0.1, d_fake=0.5), **logits(3.0, -1.0, 1, 1)})
     assert len(raised) == 1 and "4.0 standard deviations apart" in raised[0]
     assert "5.0% of its peak" not in raised[0] and "2.0% of its peak" in raised[0]

@@ -20,6 +20,7 @@ Widths: `width` channels at 4 to 16 px, halved at every doubling above 16 px (wi
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -156,12 +157,12 @@ def r3gan(
 
     embed = min(z_dim, 128) if num_classes else 0
     g_layers: list[nn.Module] = [GenerativeBasis(z_dim + embed, widths[0]), *stage(widths[0])]
-    for ch_in, ch_out in zip(widths, widths[1:], strict=False):
+    for ch_in, ch_out in pairwise(widths):
         g_layers += [Resample(ch_in, ch_out, up=True), *stage(ch_out)]
     g_layers += [msr_init(nn.Conv2d(widths[-1], channels, 1)), nn.Tanh()]
 
     d_layers: list[nn.Module] = [msr_init(nn.Conv2d(channels, widths[-1], 1))]
-    for ch_in, ch_out in zip(widths[::-1], widths[-2::-1], strict=False):
+    for ch_in, ch_out in pairwise(widths[::-1]):
         d_layers += [*stage(ch_in), Resample(ch_in, ch_out, up=False)]
     d_layers += [*stage(widths[0]), DiscriminativeBasis(widths[0])]
 
