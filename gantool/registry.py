@@ -38,6 +38,7 @@ BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "game": ("gantool.game.games",),
     "optimizer": ("gantool.game.optimizers",),
     "update": ("gantool.train.updates",),
+    "recipe": ("gantool.train.recipes",),
 }
 KINDS = tuple(BUILTIN_MODULES)
 

@@ -29,6 +29,11 @@ CASES = {
         "tiny": {"width": 8},
         "refused": [(3, 64, 64), (1, 28, 28), (2,)],
     },
+    "r3gan": {
+        "shapes": [(3, 16, 16), (1, 32, 32), (3, 64, 64)],
+        "tiny": {"width": 8, "min_width": 4, "blocks": 1, "group_size": 4},
+        "refused": [(1, 28, 28), (3, 8, 8), (3, 512, 512), (3, 32, 64), (2,)],
+    },
 }
 # Built-ins only: a plugin installed in the environment brings its own tests.
 NAMES = [e.name for e in registry.entries("architecture") if e.origin == registry.BUILTIN]
@@ -128,3 +133,74 @@ def test_dcgan_discriminator_batch_norm_follows_spectral_norm():
     assert has_bn(build("dcgan", (1, 28, 28))[1])
     assert not has_bn(build("dcgan", (1, 28, 28), spectral_norm=True)[1])
     assert not has_bn(build("dcgan", (1, 28, 28), d_batch_norm=False)[1])
+
+
+def test_r3gan_builds_at_256_px_and_refuses_bad_options():
+    G, D = build("r3gan", (3, 256, 256))
+    assert D(G(torch.randn(1, 6))).shape == (1,)
+    with pytest.raises(UsageError, match="power of two from 16 to 256"):
+        build("r3gan", (3, 48, 48))
+    with pytest.raises(UsageError, match="blocks must be a positive integer"):
+        build("r3gan", (3, 16, 16), blocks=0)
+    with pytest.raises(UsageError, match="does not split into groups of 3"):
+        build("r3gan", (3, 16, 16), group_size=3)
+
+
+def test_r3gan_is_normalisation_free_with_grouped_convolutions():
+    from gantool.models.r3gan import ResidualBlock
+
+    G, D = build("r3gan", (3, 32, 32), width=16, group_size=4)
+    norms = (torch.nn.BatchNorm2d, torch.nn.GroupNorm, torch.nn.LayerNorm, torch.nn.InstanceNorm2d)
+    assert not any(isinstance(m, norms) for m in [*G.modules(), *D.modules()])
+    blocks = [m for m in [*G.modules(), *D.modules()] if isinstance(m, ResidualBlock)]
+    assert len(blocks) == 2 * 4  # one block per stage (4, 8, 16, 32 px) in each network
+    # widths 16, 16, 16, 8 (halved above 16 px), expanded x2, in groups of 4 channels
+    assert [b.conv2.in_channels for b in blocks[:4]] == [32, 32, 32, 16]
+    assert all(b.conv2.groups == b.conv2.in_channels // 4 and b.conv2.kernel_size == (3, 3)
+               for b in blocks)
+
+
+def test_r3gan_residual_branches_start_at_zero():
+    """Fix-up: at initialisation every block returns its input unchanged."""
+    from gantool.models.r3gan import ResidualBlock
+
+    torch.manual_seed(0)
+    G, D = build("r3gan", (3, 32, 32), spectral_norm=True)
+    blocks = [m for m in [*G.modules(), *D.modules()] if isinstance(m, ResidualBlock)]
+    assert blocks
+    for block in blocks:
+        x = torch.randn(2, block.conv1.in_channels, 4, 4)
+        assert torch.equal(block(x), x)
+        branch = block.conv3(torch.nn.functional.leaky_relu(block.conv2(block.conv1(x)), 0.2))
+        assert branch.abs().sum() > 0  # the branch itself is live; only its gain is zero
+
+
+def test_r3gan_conditional_projection_uses_the_label():
+    torch.manual_seed(0)
+    _, D = build("r3gan", (3, 16, 16), num_classes=4)
+    x = torch.randn(2, 3, 16, 16)
+    assert not torch.allclose(D(x, torch.tensor([0, 0])), D(x, torch.tensor([3, 3])))
+    assert D.embed is not None and D.embed.embedding_dim == D.head.in_features
+
+
+def test_r3gan_trains_a_few_steps_with_finite_losses():
+    torch.manual_seed(0)
+    G, D = build("r3gan", (1, 16, 16))
+    loss = registry.create("loss", "relativistic")
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.0, 0.99))
+    real = torch.rand(8, 1, 16, 16) * 2 - 1
+    gains = []
+    for _ in range(3):
+        fake = G(torch.randn(8, 6))
+        loss_d = loss.d_loss(D(real), D(fake.detach()))
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = loss.g_loss(D(fake), D(real).detach())
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        assert torch.isfinite(loss_d) and torch.isfinite(loss_g)
+        gains.append(float(D.trunk[1].gain.detach()))
+    assert gains[-1] != 0.0  # the zero-initialised gains do learn

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from gantool.train.augment import diff_augment
-from gantool.train.diagnostics import WINDOW, FailureMonitor, mode_coverage, pairwise_diversity
+from gantool.train.diagnostics import (
+    KL_COLLAPSE,
+    MIN_DIVERSITY_FOR_CLASSES,
+    WINDOW,
+    DigitProbe,
+    FailureMonitor,
+    digit_histogram,
+    mode_coverage,
+    pairwise_diversity,
+)
 from gantool.train.distributed import World
 
 
@@ -16,13 +26,18 @@ def record(step, loss_g=1.0, loss_d=1.0, d_fake=0.4, grad_g=1.0):
             "grad_g": grad_g, "grad_d": 1.0}
 
 
-def test_diminished_gradient_needs_both_a_confident_d_and_a_collapsed_gradient():
-    monitor = FailureMonitor(loss="hinge")
+def logits(real, fake, s_real=0.5, s_fake=0.5):
+    return {"logit_real": real, "logit_fake": fake, "logit_real_std": s_real,
+            "logit_fake_std": s_fake}
+
+
+def test_diminished_gradient_needs_both_a_winning_d_and_a_collapsed_gradient():
+    monitor = FailureMonitor(loss="non-saturating")
     assert monitor.observe(record(1, grad_g=5.0)) == []
     assert monitor.observe(record(2, d_fake=0.01, grad_g=2.0)) == []  # D wins, G still learns
     raised = monitor.observe(record(3, d_fake=0.01, grad_g=0.1))
     assert len(raised) == 1 and raised[0].startswith("diminished gradient at step 3")
-    assert "--loss non-saturating" in raised[0]
+    assert "--loss non-saturating" not in raised[0]  # the run already uses it
     assert monitor.observe(record(4, d_fake=0.01, grad_g=0.1)) == []  # shown once, not again
     assert monitor.counts["diminished_gradient"] == 2
 
@@ -34,6 +49,45 @@ def test_minimax_saturates_when_d_wins_whatever_the_gradient_norm():
     raised = monitor.observe(r)
     assert len(raised) == 1 and "scales G's gradient down to 2.0%" in raised[0]
     assert "--loss non-saturating" in raised[0]
+
+
+@pytest.mark.parametrize("loss", ["wgan", "wgan-gp", "lsgan"])
+def test_unbounded_critics_win_by_separating_real_and_fake_scores(loss):
+    monitor = FailureMonitor(loss=loss)
+    # sigmoid(D) would read these scores as "D(G(z)) = 0.007": a 'win' that is not one for a
+    # critic whose scores overlap this much
+    overlapping = logits(-4.0, -5.0, 2, 2)
+    assert monitor.observe({**record(1, grad_g=5.0, d_fake=0.007), **overlapping}) == []
+    assert monitor.observe({**record(2, grad_g=0.1, d_fake=0.007), **overlapping}) == []
+    raised = monitor.observe({**record(3, grad_g=0.1, d_fake=0.5), **logits(3.0, -1.0, 1, 1)})
+    assert len(raised) == 1 and "4.0 standard deviations apart" in raised[0]
+    assert "5.0% of its peak" not in raised[0] and "2.0% of its peak" in raised[0]
+
+
+def test_hinge_wins_when_both_margins_saturate():
+    monitor = FailureMonitor(loss="hinge")
+    monitor.observe({**record(1, grad_g=5.0), **logits(0.5, -0.5)})
+    # far apart, but most fakes still inside the margin: D keeps learning, no flag
+    assert monitor.observe({**record(2, grad_g=0.1), **logits(3.0, -0.8, 0.3, 0.3)}) == []
+    raised = monitor.observe({**record(3, grad_g=0.1), **logits(3.0, -2.0, 0.3, 0.3)})
+    assert len(raised) == 1 and "past the hinge's margin" in raised[0]
+
+
+@pytest.mark.parametrize("loss", ["relativistic", "rpgan"])
+def test_relativistic_wins_on_the_difference_of_logits(loss):
+    monitor = FailureMonitor(loss=loss)
+    monitor.observe({**record(1, grad_g=5.0), **logits(10.0, 8.0)})
+    assert monitor.observe({**record(2, grad_g=0.1), **logits(10.0, 8.0)}) == []  # 0.88
+    raised = monitor.observe({**record(3, grad_g=0.1), **logits(10.0, 6.0)})
+    assert len(raised) == 1 and "sigmoid(r - f) = 0.982" in raised[0]
+
+
+def test_unbounded_loss_without_logit_statistics_is_not_judged():
+    monitor = FailureMonitor(loss="hinge")
+    r = record(1, d_fake=0.001, grad_g=0.0)
+    assert monitor.observe(r) == []
+    assert "diminished_gradient" not in r["diag"]
+    assert monitor.summary(r)[0].startswith("diminished gradient: not judged (hinge needs")
 
 
 def test_non_convergence_is_oscillation_without_trend():
@@ -112,3 +166,132 @@ def test_batch_slices_partition_the_global_batch():
         rows = [World(rank, size).batch_slice(10) for rank in range(size)]
         covered = [i for s in rows for i in range(10)[s]]
         assert covered == list(range(10)), size
+
+
+def test_mixture_mode_count_is_evaluates_definition():
+    """The log's modes_hit is `gantool evaluate --metrics mode-coverage`'s count."""
+    from gantool.metrics.mode_coverage import ModeCoverage
+
+    modes = torch.tensor([[float(i), 0.0] for i in range(8)]) * 2
+    gen = torch.Generator().manual_seed(0)
+    points = torch.cat([modes[:1] + 0.02 * torch.randn(995, 2, generator=gen),
+                        modes[1:6] + 0.02 * torch.randn(5, 2, generator=gen)])  # 1 each
+    evaluate = ModeCoverage(modes, 0.02)
+    evaluate.update(points, real=False)
+    scores = {s.name: s.value for s in evaluate.compute()}
+    measured = mode_coverage(points, modes, 0.02)
+    assert measured["modes_hit"] == scores["modes"] == 6
+    assert measured["high_quality"] == pytest.approx(scores["high_quality"])
+    assert measured["modes_near"] == 1  # the collapse judgement still sees one mode
+
+
+@pytest.fixture(scope="module")
+def real_digits():
+    from conftest import MNIST_DIR
+
+    from gantool.metrics.classifier_training import read_mnist_test
+
+    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real MNIST test files not found in {MNIST_DIR}")
+    images, labels = read_mnist_test(MNIST_DIR)
+    return images.float().div(127.5).sub(1), labels  # model space, [-1, 1]
+
+
+def digit_monitor(real, labels):
+    return FailureMonitor(real_diversity=pairwise_diversity(real), class_probs_fn=DigitProbe(),
+                          data_class_hist=digit_histogram(labels))
+
+
+def test_real_digits_are_not_a_collapse(real_digits):
+    images, labels = real_digits
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:512]
+    monitor = digit_monitor(images[pick[:256]], labels)
+    r = record(1)
+    monitor.measure_samples(images[pick[256:]], r)  # another 256 real digits as the "probe"
+    assert monitor.observe(r) == []
+    assert r["digit_top3_share"] < 0.45 and r["digit_kl"] < 0.1
+    assert all(n > 0 for n in r["digit_hist"])
+
+
+def test_samples_of_only_ones_sevens_and_nines_are_flagged_naming_them(real_digits):
+    images, labels = real_digits
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:256]
+    monitor = digit_monitor(images[pick], labels)
+    few = torch.cat([images[labels == d][:86] for d in (1, 7, 9)])[:256]
+    r = record(7)
+    monitor.measure_samples(few, r)
+    raised = monitor.observe(r)
+    assert len(raised) == 1 and raised[0].startswith("mode collapse at step 7: digits ")
+    assert set(r["digit_top3"]) == {1, 7, 9} and r["digit_top3_share"] > 0.95
+    named = raised[0].split("digits ")[1].split(" make")[0]
+    assert sorted(named.split(", ")) == ["1", "7", "9"]
+    assert "of the samples (the data: 32%)" in raised[0]  # MNIST's share of 1, 7 and 9
+    assert monitor.summary(r)[2].startswith("mode collapse: flagged in 1 of 1 checks")
+
+
+def test_alike_blobs_of_an_untrained_g_are_not_a_collapse(real_digits):
+    images, labels = real_digits
+    monitor = digit_monitor(images[:256], labels)
+    blob = images[:256].mean(0, keepdim=True)
+    alike = blob + 0.02 * torch.randn(256, *blob.shape[1:], generator=torch.Generator())
+    r = record(1)
+    monitor.measure_samples(alike, r)
+    assert monitor.observe(r) == []
+    assert r["digit_top3_share"] > 0.9 and r["diversity"] < MIN_DIVERSITY_FOR_CLASSES
+
+
+def test_stacked_digit_histogram_pools_the_three_digits():
+    hist = digit_histogram(torch.tensor([123, 456, 789, 0]), channels=3)
+    assert hist == pytest.approx([3 / 12] + [1 / 12] * 9)
+    assert digit_histogram(torch.tensor([1, 1, 7, 9])) == [0, 0.5, 0, 0, 0, 0, 0, 0.25, 0, 0.25]
+
+
+def test_ada_rt_is_the_overfitting_signal():
+    from gantool.train.ada import AdaptiveAugment
+
+    ada = AdaptiveAugment(interval=1, kimg_to_full=1)
+    monitor = FailureMonitor(ada=ada, loss="non-saturating")
+    r = record(1)
+    assert monitor.observe(r) == [] and "overfitting" not in r["diag"]  # no r_t measured yet
+    ada.observe(torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0]))
+    ada.update(64)
+    r = record(2)
+    raised = monitor.observe(r)
+    assert r["ada_rt"] == pytest.approx(0.8) and r["diag"]["overfitting"] is False
+    ada.observe(torch.ones(10))
+    ada.update(64)
+    raised = monitor.observe(record(3))
+    assert len(raised) == 1 and raised[0].startswith("overfitting at step 3: r_t")
+    assert "--augment" in raised[0]
+
+
+def test_only_drawn_digits_are_named():
+    probabilities = torch.zeros(4, 1, 10)
+    probabilities[:, 0, 8] = 1.0
+    monitor = FailureMonitor(class_probs_fn=lambda x: probabilities)
+    r = record(1)
+    monitor.measure_samples(torch.zeros(4, 1, 28, 28), r)
+    assert r["digit_top3"] == [8] and r["digit_top3_share"] == 1.0
+    assert monitor.observe(r)[0].startswith("mode collapse at step 1: digit 8 makes 100%")
+
+
+def probabilities_for(counts):
+    digits = torch.repeat_interleave(torch.arange(10), torch.tensor(counts))
+    return torch.nn.functional.one_hot(digits, 10).double()[:, None, :]
+
+
+def test_the_default_runs_skewed_histogram_is_silent_and_the_ema_runs_fires():
+    # classified probe samples, measured: the default mlp run on mnist-5k at steps 4000 and
+    # 5000 (top-3 share 0.76 and 0.61), and the --ema 0.999 run at step 5000, visibly 1s, 7s
+    # and 9s (0.76, but further from the data's histogram)
+    default_4000 = probabilities_for([1, 99, 28, 68, 7, 4, 1, 24, 9, 15])
+    default_5000 = probabilities_for([0, 73, 42, 40, 23, 28, 8, 20, 9, 13])
+    ema_5000 = probabilities_for([0, 119, 19, 24, 8, 0, 5, 40, 6, 35])
+    for probabilities, flagged in ((default_4000, False), (default_5000, False),
+                                   (ema_5000, True)):
+        monitor = FailureMonitor(class_probs_fn=lambda x, p=probabilities: p)
+        r = record(1)
+        monitor.measure_samples(torch.zeros(256, 1, 28, 28), r)
+        raised = monitor.observe(r)
+        assert r["diag"]["mode_collapse"] is flagged and bool(raised) is flagged
+        assert (r["digit_kl"] >= KL_COLLAPSE) is flagged

@@ -7,6 +7,6 @@ Importing this package registers the built-in architectures; build them with
 from gantool.models.base import Discriminator, Generator
 
 # Importing these registers their architectures.
-from gantool.models import dcgan, mlp, resnet  # noqa: F401  isort: skip
+from gantool.models import dcgan, mlp, r3gan, resnet  # noqa: F401  isort: skip
 
 __all__ = ["Discriminator", "Generator"]

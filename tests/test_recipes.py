@@ -1,0 +1,56 @@
+"""Recipes: registered, listed by the real CLI, made of real options and real components."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gantool import registry
+from gantool.errors import UsageError
+from gantool.train.config import OPTION_FIELDS, build_config
+from gantool.train.recipes import PENDING_OPTIONS, recipe
+
+NAMES = [e.name for e in registry.entries("recipe")]
+
+
+def test_the_three_recipes_are_registered():
+    assert {"lecture", "dcgan", "r3gan"} <= set(NAMES)
+    assert recipe("lecture").options["loss"] == "minimax"
+    assert recipe("lecture").options["arch"] == "mlp"
+    assert recipe("r3gan").options["arch"] == "r3gan"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe_options_are_config_options_with_valid_values(name):
+    entry = recipe(name)
+    assert entry.paper and entry.description
+    unknown = set(entry.options) - set(OPTION_FIELDS) - PENDING_OPTIONS
+    assert not unknown, f"recipe {name!r} sets options no one defines: {unknown}"
+    known = {k: v for k, v in entry.options.items() if k in OPTION_FIELDS}
+    config = build_config({}, known)  # the config's own type and range checks
+    assert all(getattr(config, k) == v for k, v in known.items())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe_components_exist_and_build(name):
+    options = recipe(name).options
+    registry.get("loss", options["loss"])
+    size = options.get("image_size", 28)
+    G, _ = registry.create("architecture", options["arch"], sample_shape=(1, size, size),
+                           z_dim=options["z_dim"])
+    assert G.z_dim == options["z_dim"]
+
+
+def test_unknown_recipe_is_one_usage_error():
+    with pytest.raises(UsageError, match=r"unknown recipe 'r3gn'.*r3gan"):
+        recipe("r3gn")
+
+
+def test_gantool_list_recipe(cli):
+    result = cli("list", "recipe", "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    rows = json.loads(result.stdout)
+    assert {r["name"] for r in rows} == set(NAMES)
+    assert all(r["kind"] == "recipe" and r["origin"] == "built-in" for r in rows)
+    assert result.stderr == b""
