@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gantool.errors import GantoolError
+from gantool.errors import GantoolError, UsageError
 
 STEP_FILE = re.compile(r"^step-(\d+)\.(png|pt)$")
 STATUSES = ("finished", "stopped", "diverged", "running")
@@ -166,6 +166,6 @@ def find_runs(root: str | Path) -> list[Path]:
     """The run directories directly under root (the `latest` pointer is not a second run)."""
     root = Path(root)
     if not root.is_dir():
-        raise GantoolError(f"runs root not found: {root}")
+        raise UsageError(f"runs root not found: {root}")
     return sorted(p for p in root.iterdir()
                   if p.name != "latest" and p.is_dir() and (p / "config.json").is_file())
