@@ -13,10 +13,10 @@ from gantool.errors import UsageError
 def report_command(
     runs: list[str] = typer.Argument(..., metavar="RUN...", show_default=False,
                                      help="Run directories, or names under --runs-root."),
-    out: str = typer.Option("report.html", "--out", "-o",
+    out: str = typer.Option("report.html", "--out", "-o", metavar="FILE",
                             help="The HTML file to write, or - for stdout."),
-    runs_root: str = typer.Option("runs", "--runs-root", help="Where run names are looked up."),
-    title: str = typer.Option(None, "--title", help="The page's title [the runs' names]."),
+    runs_root: str = typer.Option("runs", "--runs-root", metavar="DIR", help="Where run names are looked up."),
+    title: str = typer.Option(None, "--title", metavar="TEXT", help="The page's title [the runs' names]."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --out file."),
 ) -> None:
     """Write one HTML file comparing RUN...: config (differences highlighted), loss and

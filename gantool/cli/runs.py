@@ -12,7 +12,8 @@ from gantool.errors import GantoolError
 
 
 def runs_command(
-    root: str = typer.Argument("runs", help="The folder that holds the run directories."),
+    root: str = typer.Argument("runs", metavar="[ROOT]",
+                               help="The folder that holds the run directories."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array for scripts."),
 ) -> None:
     """List the runs under ROOT: name, dataset, arch, loss, steps done / planned, last
