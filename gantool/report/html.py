@@ -24,8 +24,13 @@ CURVES = (("loss_d", "D's loss"), ("loss_g", "G's loss"), ("d_real", "D(x) on re
           ("d_fake", "D(G(z)) on fakes"), ("grad_g", "|grad| of G"), ("grad_d", "|grad| of D"),
           ("grad_g_rel", "G's gradient relative to its first"),
           ("diversity", "sample diversity (share of the real data's)"),
+          ("modes_hit", "modes hit (2-D mixtures)"), ("modes_near", "modes covered"),
+          ("high_quality", "share of high-quality samples"),
+          ("near_share", "share of samples near a mode"),
+          ("loss_g_swing", "G's loss swing (non-convergence check)"),
+          ("loss_g_trend", "G's loss trend (non-convergence check)"),
           ("img_per_s", "images per second"))
-SKIP_CURVES = {"step", "epoch", "diag"}
+SKIP_CURVES = {"step", "epoch", "diag", "modes_total"}
 
 
 def flatten(options: dict, prefix: str = "") -> dict[str, str]:

@@ -23,6 +23,10 @@ TAGS = {
     "d_real": "D/real", "d_fake": "D/fake",
     "grad_g": "grad/g", "grad_d": "grad/d", "grad_g_rel": "grad/g_relative",
     "diversity": "diagnostics/diversity",
+    "modes_hit": "diagnostics/modes_hit", "modes_near": "diagnostics/modes_near",
+    "modes_total": "diagnostics/modes_total", "high_quality": "diagnostics/high_quality",
+    "near_share": "diagnostics/near_share", "loss_g_swing": "diagnostics/loss_g_swing",
+    "loss_g_trend": "diagnostics/loss_g_trend",
     "img_per_s": "speed/img_per_s", "epoch": "progress/epoch",
 }
 NOT_SCALARS = {"step"}
