@@ -36,7 +36,12 @@ def _free_port() -> int:
 
 
 def _node(rank: int, port: int, cwd: Path, log: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    # torchrun's agents share their rendezvous store with the workers by default, and after a
+    # restart a worker can read the dead peer's stale address from it (pytorch/pytorch#135712:
+    # seen here as gloo "connectFullMesh failed ... Connection refused" in the restarted
+    # group); a fresh store per round, as docs/distributed.md advises, avoids that.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO),
+           "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
     env.pop("GANTOOL_DEBUG", None)
     return subprocess.Popen(
         [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank", str(rank),
