@@ -9,6 +9,7 @@ gives for two machines.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -88,10 +89,14 @@ def test_two_nodes_survive_a_killed_node_and_resume(tmp_path):
             os.kill(pid, signal.SIGKILL)
         killed_after = max(_checkpoint_steps(run))
         outs = [n.communicate(timeout=300)[0] for n in nodes]
-    finally:
+    finally:  # on a failure, leave no agent and no orphaned training process behind
         for n in nodes:
             if n.poll() is None:
+                for pid in _children(n.pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                 n.kill()
+                n.wait()
     text = [p.read_text(errors="replace") for p in logs]
     assert [n.returncode for n in nodes] == [0, 0], text[0][-3000:] + text[1][-3000:]
     assert killed_after < PLANNED, "training ended before the kill; raise PLANNED"
