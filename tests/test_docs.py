@@ -126,3 +126,42 @@ def test_small_figure_regenerates_as_a_valid_png(figure, tmp_path):
     made = make_figures.run_figure(figure, tmp_path / "img", tmp_path)
     assert made == tmp_path / "img" / figure.path
     _check_png(made)
+
+
+MKDOCS_MISSING = (importlib.util.find_spec("mkdocs") is None
+                  or importlib.util.find_spec("material") is None
+                  or importlib.util.find_spec("latex2mathml") is None)
+
+
+@pytest.mark.skipif(MKDOCS_MISSING, reason="needs the docs extra: pip install -e '.[docs]'")
+def test_theory_pages_show_their_math_with_the_network_off(tmp_path):
+    """Formulas are MathML in the built page; Chromium, with nothing reachable but the site
+    itself (served on 127.0.0.1, as `mkdocs serve` would), shows no raw TeX."""
+    from browser import assert_not_blank, chromium_executable, open_offline, serve
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright drives Chromium")
+    executable = chromium_executable()
+    site = tmp_path / "site"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
+         str(REPO / "mkdocs.yml"), "--site-dir", str(site)],
+        capture_output=True, text=True, cwd=REPO,
+        env={**os.environ, "NO_COLOR": "1", "NO_MKDOCS_2_WARNING": "1"})
+    assert proc.returncode == 0, proc.stderr
+    with sync_api.sync_playwright() as playwright, serve(site) as url:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        # gan-game has display and inline math; nash-equilibrium has math in a heading (TOC)
+        for name in ("gan-game", "nash-equilibrium"):
+            page, problems = open_offline(browser, f"{url}theory/{name}/", allow=(url,))
+            text = page.evaluate("document.body.innerText")
+            assert "\\(" not in text and "\\[" not in text, f"raw TeX visible on {name}"
+            formulas = page.locator("article .arithmatex math")  # the page body, not the nav
+            assert formulas.count() == page.locator("article .arithmatex").count() >= 20
+            box = formulas.first.bounding_box()
+            assert box is not None and box["width"] > 5 and box["height"] > 5
+            shot = tmp_path / f"{name}.png"
+            page.screenshot(path=str(shot))
+            assert_not_blank(shot)
+            assert problems == [], problems
+            page.close()
+        browser.close()
