@@ -13,7 +13,15 @@ import warnings
 import typer
 
 from gantool import __version__
-from gantool.cli import evaluate, game_sim, list_cmd, sample, train, train_classifier
+from gantool.cli import (
+    evaluate,
+    game_sim,
+    list_cmd,
+    prepare,
+    sample,
+    train,
+    train_classifier,
+)
 from gantool.errors import GantoolError
 
 # Rich help (panels, colour) is for people at a terminal. Piped help is plain text and skips
@@ -58,6 +66,7 @@ app.command("evaluate")(evaluate.evaluate_command)
 app.command("game-sim")(game_sim.game_sim_command)
 app.command("list")(list_cmd.list_command)
 app.command("train-classifier")(train_classifier.train_classifier_command)
+app.command("prepare")(prepare.prepare_command)
 
 
 def _fail(message: str, code: int) -> None:

@@ -171,7 +171,10 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
     dataset = _load_data(c)
     if c.conditional and dataset.num_classes == 0:
         raise UsageError(f"--conditional needs labelled data; dataset {c.dataset!r} has none")
-    batches = BatchStream(dataset, c.batch_size, device, c.seed, world, c.conditional)
+    if hasattr(dataset, "stream"):  # streaming hook: a prepared dataset streams its shards
+        batches = dataset.stream(c.batch_size, device, c.seed, world, c.conditional)
+    else:
+        batches = BatchStream(dataset, c.batch_size, device, c.seed, world, c.conditional)
     if batches.steps_per_epoch == 0:
         raise UsageError(f"--batch-size {c.batch_size} is larger than the dataset "
                          f"({len(dataset)} samples)")
@@ -224,8 +227,11 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
     monitor = FailureMonitor(modes=dataset.modes, mode_std=dataset.mode_std, loss=c.loss,
                              r1=c.r1)
     if dataset.is_image:
-        pick = torch.randperm(len(dataset), generator=fixed_gen)[:n_diag]
-        monitor.real_diversity = pairwise_diversity(dataset.to_model(dataset.data[pick]))
+        if hasattr(dataset, "peek"):  # streaming hook: no `data` in memory; a seeded sample
+            real = dataset.peek(n_diag, fixed_gen)
+        else:
+            real = dataset.data[torch.randperm(len(dataset), generator=fixed_gen)[:n_diag]]
+        monitor.real_diversity = pairwise_diversity(dataset.to_model(real))
     data_info = {"is_image": dataset.is_image, "num_samples": len(dataset),
                  "sample_shape": list(dataset.sample_shape), "num_classes": dataset.num_classes,
                  "modes": dataset.modes, "mode_std": dataset.mode_std}
