@@ -3,6 +3,7 @@
     python bench/bench_stream.py throughput   # mnist-5k: gantool train in memory vs prepared
     python bench/bench_stream.py large        # train on a set 4x larger than a memory cap
     python bench/bench_stream.py formats --python litdata=VENV/bin/python ...
+    python bench/bench_stream.py encodings    # raw vs png vs jpeg: disk and read speed
 
 throughput: each side is `gantool.train.loop.train` in its own process (so each peak RSS is its
   own), run for --short (twice: the first is a warm-up) and --long steps; images/s = (long - short) * batch / (t_long - t_short),
@@ -270,6 +271,33 @@ def bench_formats(args) -> None:
               f"disk {got['disk_mib']:.1f} MiB")
 
 
+def bench_encodings(args) -> None:
+    """raw vs png vs jpeg: bytes on disk and read speed, on digits and on 64x64 colour."""
+    from gantool.data import load_dataset
+    from gantool.data.preparing import open_source, prepare
+
+    sources = {"mnist-5k": open_source("mnist-5k"),
+               "synthetic 64x64 RGB": _synthetic_source(2000, 64, 0)}
+    with tempfile.TemporaryDirectory() as work:
+        for name, source in sources.items():
+            best = {}
+            for repeat in range(args.repeats):
+                for encoding in ("raw", "png", "jpeg"):
+                    out = Path(work) / f"{encoding}-{repeat}"
+                    manifest = prepare(source, out, encoding=encoding)
+                    dataset = load_dataset("prepared", root=str(out))
+                    start = time.perf_counter()
+                    dataset.read(manifest["shards"])
+                    rate = manifest["count"] / (time.perf_counter() - start)
+                    disk = sum(e["bytes"] for e in manifest["shards"]) / 2**20
+                    best[encoding] = (max(rate, best.get(encoding, (0, 0))[0]), disk)
+                    shutil.rmtree(out)
+            for encoding, (rate, disk) in best.items():
+                print(f"{name:20s} {encoding:4s} read {rate:8.0f} images/s "
+                      f"({rate / best['raw'][0]:.2f}x raw)  disk {disk:7.1f} MiB "
+                      f"({disk / best['raw'][1]:.2f}x raw)")
+
+
 def main() -> None:
     if sys.argv[1:2] == ["_child"]:
         kind, rest = sys.argv[2], sys.argv[3:]
@@ -297,8 +325,11 @@ def main() -> None:
     f = sub.add_parser("formats")
     f.add_argument("--python", action="append", default=[], metavar="READER=PYTHON")
     f.add_argument("--repeats", type=int, default=2)
+    e = sub.add_parser("encodings")
+    e.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    {"throughput": bench_throughput, "large": bench_large, "formats": bench_formats}[
+    {"throughput": bench_throughput, "large": bench_large, "formats": bench_formats,
+     "encodings": bench_encodings}[
         args.bench](args)
 
 
