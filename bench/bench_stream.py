@@ -6,9 +6,10 @@
     python bench/bench_stream.py encodings    # raw vs png vs jpeg: disk and read speed
 
 throughput: each side is `gantool.train.loop.train` in its own process (so each peak RSS is its
-  own), run for --short (twice: the first is a warm-up) and --long steps; images/s = (long - short) * batch / (t_long - t_short),
-  so start-up (imports, reading the first window) cancels. Sides alternate, --repeats times; the
-  best of each and the ratio are printed. Target: prepared >= 0.9x in-memory.
+  own), run for --short (twice: the first is a warm-up) and --long steps;
+  images/s = (long - short) * batch / (t_long - t_short), so start-up (imports, reading the
+  first window) cancels. Sides alternate, --repeats times; the best of each and the ratio
+  are printed. Target: prepared >= 0.9x in-memory.
 large: writes --gib GiB of seeded 64x64 RGB images as shards (in a temp dir, deleted after),
   then trains one epoch over them in a process whose memory is capped at a quarter of that
   (a cgroup v1 memory limit when one can be made, else RLIMIT_AS on top of the process's
@@ -58,8 +59,9 @@ def child_train(dataset: str, root: str, steps: list[int], batch: int, arch: str
         for n in steps:
             config = build_config({}, {"dataset": dataset, "data_root": root, "steps": n,
                                        "batch_size": batch, "arch": arch, "device": "cpu",
-                                       "runs_root": runs, "name": f"run{len(times)}", "log_every": 10**6,
-                                       "sample_every": 10**6, "checkpoint_every": 10**6})
+                                       "runs_root": runs, "name": f"run{len(times)}",
+                                       "log_every": 10**6, "sample_every": 10**6,
+                                       "checkpoint_every": 10**6})
             start = time.perf_counter()
             train(config, reporter=Reporter(enabled=False))
             times.append(time.perf_counter() - start)

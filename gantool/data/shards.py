@@ -72,20 +72,20 @@ def write_shard(path: Path, images: np.ndarray, labels: np.ndarray | None, first
     import webdataset as wds
 
     ext = ENCODINGS[encoding]
-    with atomic_path(path) as tmp:
-        # Fixed mtime, owner and mode: the same samples give the same bytes (checksums agree).
-        with open(tmp, "wb") as handle, wds.TarWriter(handle, encoder=False, mtime=0,
-                                                      user="gantool", group="gantool") as tar:
-            for i, image in enumerate(images):
-                sample = {"__key__": f"{first + i:09d}", ext: encode_image(image, encoding)}
-                if labels is not None:
-                    sample["cls"] = str(int(labels[i])).encode("ascii")
-                tar.write(sample)
+    # Fixed mtime, owner and mode: the same samples give the same bytes (checksums agree).
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle, wds.TarWriter(
+            handle, encoder=False, mtime=0, user="gantool", group="gantool") as tar:
+        for i, image in enumerate(images):
+            sample = {"__key__": f"{first + i:09d}", ext: encode_image(image, encoding)}
+            if labels is not None:
+                sample["cls"] = str(int(labels[i])).encode("ascii")
+            tar.write(sample)
     return {"name": path.name, "count": len(images), "bytes": path.stat().st_size,
             "sha256": file_sha256(path)}
 
 
-def read_shard(directory: Path, entry: dict, manifest: dict) -> tuple[np.ndarray, np.ndarray | None]:
+def read_shard(directory: Path, entry: dict,
+               manifest: dict) -> tuple[np.ndarray, np.ndarray | None]:
     """All samples of one shard: uint8 (n, C, H, W) and int64 labels (or None), in key order."""
     from webdataset.tariterators import tarfile_samples
 
