@@ -250,7 +250,13 @@ def bench_large(args) -> None:
         print(f"  trained {steps} steps of {args.batch} (one epoch) in {wall:.0f} s: "
               f"{steps * args.batch / got['times'][0]:.0f} images/s")
         print(f"  peak RSS {got['peak_rss_mib']:.0f} MiB = "
-              f"{got['peak_rss_mib'] * 2**20 / (count * 3 * size * size):.3f}x the dataset")
+              f"{got['peak_rss_mib'] * 2**20 / (count * 3 * size * size):.3f}x the dataset "
+              "(RSS counts libtorch's shared file pages, which the cgroup does not charge)")
+        if group is not None:
+            peak, hits = ((group / f"memory.{k}").read_text().strip()
+                          for k in ("max_usage_in_bytes", "failcnt"))
+            print(f"  cgroup: peak charge {int(peak) >> 20} MiB (page cache included, "
+                  f"reclaimed at the cap), {hits} allocation failure(s) at the cap")
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if group is not None:
