@@ -19,6 +19,7 @@ from gantool.cli import (
     list_cmd,
     report,
     runs,
+    prepare,
     sample,
     train,
     train_classifier,
@@ -69,6 +70,7 @@ app.command("list")(list_cmd.list_command)
 app.command("train-classifier")(train_classifier.train_classifier_command)
 app.command("runs")(runs.runs_command)
 app.command("report")(report.report_command)
+app.command("prepare")(prepare.prepare_command)
 
 
 def _fail(message: str, code: int) -> None:

@@ -65,7 +65,7 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
     dataset = _load_data(c)
     if c.conditional and dataset.num_classes == 0:
         raise UsageError(f"--conditional needs labelled data; dataset {c.dataset!r} has none")
-    batches = BatchStream(dataset, c.batch_size, device, c.seed, world, c.conditional)
+    batches = _batch_stream(dataset, c, device, world)
     if batches.steps_per_epoch == 0:
         raise UsageError(f"--batch-size {c.batch_size} is larger than the dataset "
                          f"({len(dataset)} samples)")
@@ -121,8 +121,8 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
     monitor = FailureMonitor(modes=dataset.modes, mode_std=dataset.mode_std, loss=c.loss,
                              r1=c.r1)
     if dataset.is_image:
-        pick = torch.randperm(len(dataset), generator=fixed_gen)[:n_probe]
-        monitor.real_diversity = pairwise_diversity(dataset.to_model(dataset.data[pick]))
+        real = _real_sample(dataset, n_probe, fixed_gen)
+        monitor.real_diversity = pairwise_diversity(dataset.to_model(real))
 
     state = TrainingState(G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, batches=batches,
                           monitor=monitor, log=MetricsLog(None, device), rule=rule, noise=noise,
@@ -137,6 +137,20 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
                 "arch_kwargs": arch["kwargs"]}
     return Run(c, dataset, state, objective, Fixed(z, y, n_grid, n_probe), arch, resolved,
                data_info, total)
+
+
+def _batch_stream(dataset, c: TrainConfig, device, world: World):
+    """A streaming dataset (gantool prepare's shards) reads its own; others live in memory."""
+    if hasattr(dataset, "stream"):
+        return dataset.stream(c.batch_size, device, c.seed, world, c.conditional)
+    return BatchStream(dataset, c.batch_size, device, c.seed, world, c.conditional)
+
+
+def _real_sample(dataset, n: int, generator: torch.Generator) -> torch.Tensor:
+    """A seeded sample of real images (uint8) for the monitor's diversity reference."""
+    if hasattr(dataset, "peek"):
+        return dataset.peek(n, generator)
+    return dataset.data[torch.randperm(len(dataset), generator=generator)[:n]]
 
 
 def _load_data(c: TrainConfig):
