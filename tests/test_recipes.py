@@ -9,7 +9,7 @@ import pytest
 from gantool import registry
 from gantool.errors import UsageError
 from gantool.train.config import OPTION_FIELDS, build_config
-from gantool.train.recipes import PENDING_OPTIONS, recipe
+from gantool.train.recipes import recipe
 
 NAMES = [e.name for e in registry.entries("recipe")]
 
@@ -25,11 +25,16 @@ def test_the_three_recipes_are_registered():
 def test_recipe_options_are_config_options_with_valid_values(name):
     entry = recipe(name)
     assert entry.paper and entry.description
-    unknown = set(entry.options) - set(OPTION_FIELDS) - PENDING_OPTIONS
+    unknown = set(entry.options) - set(OPTION_FIELDS)
     assert not unknown, f"recipe {name!r} sets options no one defines: {unknown}"
-    known = {k: v for k, v in entry.options.items() if k in OPTION_FIELDS}
-    config = build_config({}, known)  # the config's own type and range checks
-    assert all(getattr(config, k) == v for k, v in known.items())
+    config = build_config({}, {"recipe": name})  # the config's own type and range checks
+    assert all(getattr(config, k) == v for k, v in entry.options.items())
+
+
+def test_flags_override_a_recipe_and_the_recipe_overrides_defaults():
+    config = build_config({}, {"recipe": "lecture", "loss": "hinge"})
+    assert config.loss == "hinge" and config.arch == "mlp" and config.recipe == "lecture"
+    assert build_config({"lr_g": 1e-3}, {"recipe": "r3gan"}).lr_g == 1e-3
 
 
 @pytest.mark.parametrize("name", NAMES)

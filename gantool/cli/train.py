@@ -75,8 +75,17 @@ def train_command(
                        "instead of --steps.", panel=HELP_OPT),
     ema: float = _opt(None, "--ema", metavar="DECAY", help="Keep an EMA copy of G for samples, "
                       "e.g. 0.999 (default 0: off).", panel=HELP_OPT),
+    ema_kimg: float = _opt(None, "--ema-kimg", metavar="KIMG", help="Keep an EMA copy of G "
+                           "whose half-life is KIMG thousand images, ramped up over the first "
+                           "images as in StyleGAN2 (default 0: off; instead of --ema).",
+                           panel=HELP_OPT),
     augment: bool = _opt(None, "--augment/--no-augment", help="DiffAugment (colour, "
                          "translation, cutout) for small data.", panel=HELP_OPT),
+    ada: bool = _opt(None, "--ada/--no-ada", help="Adaptive augmentation (ADA): DiffAugment "
+                     "on each image with a probability p steered by D's overfitting, "
+                     "r_t = E[sign D(x)], toward --ada-target.", panel=HELP_OPT),
+    ada_target: float = _opt(None, "--ada-target", help="ADA's target for r_t (default 0.6).",
+                             panel=HELP_OPT),
     seed: int = _opt(None, "--seed", help="Random seed (default 0).", panel=HELP_OPT),
     device: str = _opt(None, "--device", help="auto (default), cpu, cuda or mps.",
                        panel=HELP_OPT),
@@ -84,6 +93,12 @@ def train_command(
                      panel=HELP_OPT),
     compile: bool = _opt(None, "--compile/--no-compile", help="torch.compile the training "
                          "forward passes.", panel=HELP_OPT),
+    recipe: str = _opt(None, "--recipe", metavar="NAME", help="A named group of options "
+                       "(gantool list recipe: lecture, dcgan, r3gan); flags and --config "
+                       "override it.", panel=HELP_RUN),
+    tensorboard: bool = _opt(None, "--tensorboard/--no-tensorboard", help="Write TensorBoard "
+                             "event files into the run directory (default on).",
+                             panel=HELP_RUN),
     config_file: Path = _opt(None, "--config", metavar="FILE", help="TOML file of options "
                              "(keys are option names, e.g. lr-g = 1e-4); flags override it.",
                              panel=HELP_RUN),

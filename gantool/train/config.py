@@ -49,12 +49,17 @@ class TrainConfig:
     steps: int | None = None
     epochs: int | None = None
     ema: float = 0.0  # 0: off; else the decay of an EMA copy of G used for samples
+    ema_kimg: float = 0.0  # 0: off; else the EMA's half-life in thousands of images (ramped)
     augment: bool = False
+    ada: bool = False  # adaptive augmentation: --augment's probability p steered by r_t
+    ada_target: float = 0.6
     seed: int = 0
     device: str = "auto"
     amp: bool = False
     compile: bool = False
+    recipe: str | None = None  # a named group of options (registry kind "recipe")
     # run directory and cadence
+    tensorboard: bool = True  # TensorBoard event files in the run directory
     runs_root: str = "runs"
     name: str | None = None
     run_dir: str | None = None
@@ -71,7 +76,7 @@ class TrainConfig:
 OPTION_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 # What may differ on --resume: cadence and how far to go, never what is being trained.
 RESUMABLE = {"steps", "epochs", "sample_every", "checkpoint_every", "keep_last", "log_every",
-             "compile", "device", "data_root", "download", "runs_root"}
+             "compile", "device", "data_root", "download", "runs_root", "tensorboard"}
 
 
 def option_name(key: str) -> str:
@@ -169,15 +174,31 @@ def component_defaults(kind: str, name: str) -> dict[str, Any]:
     return defaults
 
 
+def recipe_options(name: str | None) -> dict[str, Any]:
+    """The options a recipe sets (none for no recipe), checked against the known options."""
+    if name is None:
+        return {}
+    from gantool.train.recipes import recipe
+
+    options = dict(recipe(name).options)
+    unknown = [k for k in options if k not in OPTION_FIELDS]
+    if unknown:
+        raise UsageError(f"recipe {name!r} sets unknown options: {', '.join(unknown)}")
+    return {"recipe": name, **options}
+
+
 def build_config(file_options: dict[str, Any], cli_options: dict[str, Any]) -> TrainConfig:
     """Defaults <- the dataset's and then the architecture's declared defaults <- file options
     <- command-line options (None means 'not given')."""
-    dataset = cli_options.get("dataset") or file_options.get("dataset") or TrainConfig.dataset
+    recipe = recipe_options(cli_options.get("recipe") or file_options.get("recipe"))
+    dataset = (cli_options.get("dataset") or file_options.get("dataset")
+               or recipe.get("dataset") or TrainConfig.dataset)
     merged: dict[str, Any] = {"dataset": dataset,
                               **component_defaults("dataset", dataset)}
-    arch = cli_options.get("arch") or file_options.get("arch") or merged.get("arch",
-                                                                              TrainConfig.arch)
+    arch = (cli_options.get("arch") or file_options.get("arch") or recipe.get("arch")
+            or merged.get("arch", TrainConfig.arch))
     merged.update({"arch": arch, **component_defaults("architecture", arch)})
+    merged.update({k: v for k, v in recipe.items() if k not in ("dataset", "arch")})
     for source in (file_options, cli_options):
         for key, value in source.items():
             if key not in OPTION_FIELDS:
@@ -205,6 +226,10 @@ def validate(c: TrainConfig) -> None:
     for key in ("beta1", "beta2"):
         need(0.0 <= getattr(c, key) < 1.0, f"--{key} must be in [0, 1)")
     need(0.0 <= c.ema < 1.0, "--ema must be a decay in [0, 1) (0 turns it off)")
+    need(math.isfinite(c.ema_kimg) and c.ema_kimg >= 0,
+         "--ema-kimg must be a half-life in thousands of images >= 0 (0 turns it off)")
+    need(not (c.ema and c.ema_kimg), "give --ema or --ema-kimg, not both")
+    need(0.0 < c.ada_target < 1.0, "--ada-target must be in (0, 1)")
     need(math.isfinite(c.r1) and c.r1 >= 0, "--r1 must be a non-negative number")
     need(math.isfinite(c.r2) and c.r2 >= 0, "--r2 must be a non-negative number")
     need(c.gp is None or (math.isfinite(c.gp) and c.gp >= 0), "--gp must be a non-negative number")

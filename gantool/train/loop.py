@@ -13,6 +13,7 @@ SIGINT/SIGTERM (a second one stops at once) or a NaN.
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -101,13 +102,38 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
             "command": sys.argv[1:]})
         update_latest(c.runs_root, run_dir)
         s.log.path = run_dir / "metrics.jsonl"
+        if c.tensorboard:
+            from gantool.train.tensorboard import TensorBoardLog
+
+            s.log.tensorboard = TensorBoardLog(run_dir)
+            s.log.tensorboard.text("config", "```json\n" + json.dumps(run.resolved, indent=2,
+                                                                       default=str) + "\n```",
+                                   s.step)
     s.log.open(s.step if resuming else None)
+    try:
+        _loop(run, run_dir, resuming, log)
+    except Interrupted as exc:
+        _write_summary(run, run_dir, "stopped", str(exc))
+        raise
+    except Diverged as exc:
+        _write_summary(run, run_dir, "diverged", str(exc))
+        raise
+    _write_summary(run, run_dir, "finished", None)
+    if world.is_main:
+        records = s.log.records
+        for line in s.monitor.summary(records[-1] if records else None):
+            log.info(line)
+
+
+def _loop(run: setup.Run, run_dir: Path, resuming: bool, log: Reporter) -> None:
+    """Step until the planned total; log, look and save on their cadences."""
+    c, s, world = run.config, run.state, run.state.world
 
     with _StopSignals() as stop:
         if not resuming:
             log.info(f"training {c.arch} on {c.dataset} ({len(run.dataset)} samples"
                      f"{', the bundled default' if c.dataset == 'mnist-5k' else ''}) with the "
-                     f"{c.loss} loss for {run.total} steps on {device}; run directory {run_dir}")
+                     f"{c.loss} loss for {run.total} steps on {s.device}; run directory {run_dir}")
             _snapshot(run, run_dir)  # the lecture's "epoch 0": what the untrained G makes
         log.start(s.step, run.total)
         while s.step < run.total:
@@ -135,13 +161,18 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
             if s.step % c.checkpoint_every == 0 or last:
                 _save(run, run_dir)
     _finish_pictures(run, run_dir, log)
-    if world.is_main:
-        records = s.log.records
-        for line in s.monitor.summary(records[-1] if records else None):
-            log.info(line)
-        write_json(run_dir / "summary.json", {
-            "steps": s.step, "last": records[-1] if records else None,
-            "diagnostics": s.monitor.state_dict()["counts"], "checks": s.monitor.checks})
+
+
+def _write_summary(run: setup.Run, run_dir: Path, status: str, reason: str | None) -> None:
+    """summary.json on every exit: how the run ended (finished, stopped, diverged) and why."""
+    s = run.state
+    if not s.world.is_main:
+        return
+    records = s.log.records
+    write_json(run_dir / "summary.json", {
+        "status": status, "reason": reason, "steps": s.step, "planned_steps": run.total,
+        "last": records[-1] if records else None,
+        "diagnostics": s.monitor.state_dict()["counts"], "checks": s.monitor.checks})
 
 
 # ---- resume, checks on the run directory
@@ -229,8 +260,11 @@ def _snapshot(run: setup.Run, run_dir: Path) -> None:
     if not s.world.is_main:
         return
     title = f"{c.dataset}, {c.loss}{f', R1 {c.r1:g}' if c.r1 else ''}, step {s.step}"
+    path = run_dir / "samples" / f"step-{s.step:06d}.png"
     snapshots.save_samples(s.G_ema if s.G_ema is not None else s.G, *run.fixed.grid(),
-                           run.dataset, run_dir / "samples" / f"step-{s.step:06d}.png", title)
+                           run.dataset, path, title)
+    if s.log.tensorboard is not None:
+        s.log.image("samples", s.step, snapshots.read_png(path))
 
 
 def _save(run: setup.Run, run_dir: Path) -> Path | None:

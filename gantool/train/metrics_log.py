@@ -16,14 +16,17 @@ from pathlib import Path
 import torch
 
 from gantool.io import atomic_write
+from gantool.train.diagnostics import LOGIT_KEYS, logit_stats
 
-# What is averaged between log lines: losses, D's mean probability and raw logit on each side.
-SUMMED = ("loss_d", "loss_g", "d_real", "d_fake", "logit_real", "logit_fake")
+# What is averaged between log lines: losses, D's mean probability on each side, and the raw
+# logits' statistics (the monitor judges the unbounded losses on those).
+SUMMED = ("loss_d", "loss_g", "d_real", "d_fake", *LOGIT_KEYS)
 
 
 class MetricsLog:
     def __init__(self, path: Path | None, device: torch.device):
         self.path = path  # None on ranks that do not write
+        self.tensorboard = None  # a TensorBoardLog when the run writes events
         self.sums = torch.zeros(len(SUMMED), device=device)
         self.n = 0
         self.records: list[dict] = []
@@ -44,14 +47,18 @@ class MetricsLog:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
 
     def accumulate(self, d, g) -> None:
         """Add one iteration's figures (device tensors; no .item() on the hot path)."""
         with torch.no_grad():
             real, fake = d.real_logits.float(), d.fake_logits.float()
-            self.sums += torch.stack([d.loss.float(), g.loss.float(),
-                                      torch.sigmoid(real).mean(), torch.sigmoid(fake).mean(),
-                                      real.mean(), fake.mean()])
+            self.sums += torch.cat([torch.stack([d.loss.float(), g.loss.float(),
+                                                 torch.sigmoid(real).mean(),
+                                                 torch.sigmoid(fake).mean()]),
+                                    logit_stats(real, fake)])
         self.n += 1
 
     def finite(self) -> bool:
@@ -74,11 +81,19 @@ class MetricsLog:
         if self.handle is not None:
             self.handle.write(json.dumps(record) + "\n")
             self.handle.flush()  # a line per log, readable while training
+        if self.tensorboard is not None:
+            self.tensorboard.scalars(record["step"], record)
+
+    def image(self, tag: str, step: int, image_hwc) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.image(tag, step, image_hwc)
 
     def state_dict(self) -> dict:
         return {"sums": self.sums.cpu(), "n": self.n}
 
     def load_state_dict(self, state: dict) -> None:
+        if state["sums"].shape != self.sums.shape:  # a checkpoint of an older gantool
+            return
         self.sums.copy_(state["sums"].to(self.sums.device, self.sums.dtype))
         self.n = int(state["n"])
 

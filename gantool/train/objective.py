@@ -80,13 +80,15 @@ def _penalty_mode(D: torch.nn.Module):
 class Objective:
     def __init__(self, loss, *, G_run, D_run, D, batch_size: int, rows: slice, z_dim: int,
                  num_classes: int, device: torch.device, r1: float = 0.0, r2: float = 0.0,
-                 gp: float = 0.0, reg_every: int = 1, augment=None, autocast=nullcontext):
+                 gp: float = 0.0, reg_every: int = 1, augment=None, ada=None,
+                 autocast=nullcontext):
         self.loss = loss
         self.G_run, self.D_run, self.D = G_run, D_run, D
         self.batch_size, self.rows, self.z_dim = batch_size, rows, z_dim
         self.num_classes, self.device = num_classes, device
         self.r1, self.r2, self.gp, self.reg_every = r1, r2, gp, reg_every
-        self.augment = augment
+        self.augment = ada if ada is not None else augment
+        self.ada = ada  # adaptive augmentation: D's real logits steer its probability
         self.autocast = autocast
         # Without BatchNorm, real and fake go through D as one batch: the same function, one
         # larger matrix product instead of two (and one spectral-norm power iteration).
@@ -121,6 +123,9 @@ class Objective:
             loss = loss + self._gradient_penalty(real, fake_g, y_real, noise, gp)
         self.D.zero_grad(set_to_none=True)
         loss.backward()
+        if self.ada is not None:
+            self.ada.observe(real_logits)
+            self.ada.update(self.batch_size)
         return DPass(loss.detach(), real_logits.detach(), fake_logits.detach(), real, y_real,
                      fake_g if keep_graph else None, y_fake)
 

@@ -68,6 +68,3 @@ _register(Recipe(
     "a fixed augmentation probability to 0.55; gamma 0.05 is CIFAR-10's (R3GAN: FFHQ-64 "
     "uses 2, FFHQ-256 150: pass --r1/--r2 for larger images)",
 ))
-
-# Options the recipes set that TrainConfig does not have yet (the loop adds them).
-PENDING_OPTIONS = frozenset({"r2", "ema_kimg", "ada", "reg_every", "update"})

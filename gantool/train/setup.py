@@ -20,7 +20,13 @@ from gantool.train import distributed as dist
 from gantool.train.augment import diff_augment
 from gantool.train.batches import BatchStream
 from gantool.train.config import DEFAULT_STEPS, TrainConfig
-from gantool.train.diagnostics import FailureMonitor, pairwise_diversity
+from gantool.train.diagnostics import (
+    DIGIT_DATASETS,
+    DigitProbe,
+    FailureMonitor,
+    digit_histogram,
+    pairwise_diversity,
+)
 from gantool.train.distributed import World
 from gantool.train.metrics_log import MetricsLog
 from gantool.train.objective import Objective, check_penalties
@@ -95,19 +101,28 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
     fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
     opt_g = torch.optim.Adam(G.parameters(), lr=c.lr_g, betas=(c.beta1, c.beta2), **fused)
     opt_d = torch.optim.Adam(D.parameters(), lr=c.lr_d, betas=(c.beta1, c.beta2), **fused)
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if c.ema > 0 else None
+    keep_ema = c.ema > 0 or c.ema_kimg > 0
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if keep_ema else None
     noise = torch.Generator(device).manual_seed(c.seed + 1)
 
     use_amp = c.amp and device.type == "cuda"
     if c.amp and not use_amp:
         warn("--amp only applies on CUDA; training in float32")
-    if c.augment and not dataset.is_image:
-        warn("--augment only applies to images; ignored for 2-D points")
+    if (c.augment or c.ada) and not dataset.is_image:
+        warn("--augment/--ada only apply to images; ignored for 2-D points")
+    ada = None
+    if c.ada and dataset.is_image:
+        if world.size > 1:
+            raise UsageError("--ada is not supported under torchrun yet (each process would "
+                             "steer its own p); use --augment")
+        from gantool.train.ada import AdaptiveAugment
+
+        ada = AdaptiveAugment(target=c.ada_target)
     objective = Objective(
         loss, G_run=G_run, D_run=D_run, D=D, batch_size=c.batch_size,
         rows=world.batch_slice(c.batch_size), z_dim=G.z_dim, num_classes=num_classes,
         device=device, r1=c.r1, r2=c.r2, gp=gp, reg_every=c.reg_every,
-        augment=diff_augment if c.augment and dataset.is_image else None,
+        augment=diff_augment if c.augment and dataset.is_image else None, ada=ada,
         autocast=(lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp
         else nullcontext)
     # --d-steps reaches the rule only when given, so a rule without the option keeps working.
@@ -119,14 +134,15 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
     z = torch.randn(max(n_grid, n_probe), G.z_dim, generator=fixed_gen).to(device)
     y = (torch.arange(len(z)) % num_classes).to(device) if num_classes else None
     monitor = FailureMonitor(modes=dataset.modes, mode_std=dataset.mode_std, loss=c.loss,
-                             r1=c.r1)
+                             r1=c.r1, ada=ada, **_digit_probe(c, dataset, device))
     if dataset.is_image:
         real = _real_sample(dataset, n_probe, fixed_gen)
         monitor.real_diversity = pairwise_diversity(dataset.to_model(real))
 
     state = TrainingState(G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, batches=batches,
                           monitor=monitor, log=MetricsLog(None, device), rule=rule, noise=noise,
-                          world=world, device=device, seed=c.seed, ema_decay=c.ema)
+                          world=world, device=device, seed=c.seed, ema_decay=c.ema,
+                          ema_kimg=c.ema_kimg, batch_size=c.batch_size, ada=ada)
     if world.size > 1:
         reseed_global(c.seed, world.rank, 0)
     data_info = {"is_image": dataset.is_image, "num_samples": len(dataset),
@@ -137,6 +153,17 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
                 "arch_kwargs": arch["kwargs"]}
     return Run(c, dataset, state, objective, Fixed(z, y, n_grid, n_probe), arch, resolved,
                data_info, total)
+
+
+def _digit_probe(c: TrainConfig, dataset, device) -> dict:
+    """On labelled digit data, the monitor reads its probe samples with the shipped digit
+    classifier (partial mode collapse: a few digits dominating)."""
+    if (c.dataset not in DIGIT_DATASETS or getattr(dataset, "labels", None) is None
+            or tuple(dataset.sample_shape[1:]) != (28, 28)):
+        return {}
+    channels = dataset.sample_shape[0]
+    return {"class_probs_fn": DigitProbe(str(device)),
+            "data_class_hist": digit_histogram(dataset.labels, channels)}
 
 
 def _batch_stream(dataset, c: TrainConfig, device, world: World):

@@ -34,6 +34,15 @@ def save_samples(net, z, y, dataset, path: Path, title: str = "") -> None:
         pictures.save_scatter(out.cpu().numpy(), path, modes=modes, title=title)
 
 
+def read_png(path: Path):
+    """An (H, W, C) uint8 array of a PNG we wrote (for TensorBoard)."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
 def save_run_pictures(records: list[dict], run_dir: Path) -> None:
     """losses.png from the logged records and progress.gif from samples/step-*.png."""
     pictures.save_losses_plot(records, run_dir / "losses.png")

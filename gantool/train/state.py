@@ -30,6 +30,14 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         b_ema.copy_(b)
 
 
+def ema_beta(half_life_kimg: float, images_seen: int, batch_size: int,
+             rampup: float = 0.05) -> float:
+    """StyleGAN2's EMA decay per step for a half-life in thousands of images; during ramp-up
+    the half-life is at most `rampup` times the images seen so far, so early weights fade."""
+    half_life = min(half_life_kimg * 1000, images_seen * rampup)
+    return 0.5 ** (batch_size / max(half_life, 1e-8))
+
+
 def reseed_noise(device: torch.device, seed: int, step: int) -> torch.Generator:
     return torch.Generator(device).manual_seed(seed + 1 + 7_919 * step)
 
@@ -55,6 +63,9 @@ class TrainingState:
     device: torch.device
     seed: int
     ema_decay: float = 0.0
+    ema_kimg: float = 0.0  # when set, the decay follows this half-life instead of ema_decay
+    batch_size: int = 0
+    ada: object | None = None  # an AdaptiveAugment, when --ada
     step: int = 0
     d_updates: int = 0
     stop_flag: torch.Tensor = field(default_factory=lambda: torch.zeros(1))
@@ -71,7 +82,9 @@ class TrainingState:
         self.stop_flag = dist.average_gradients(self.G, self.world, self.stop_flag)
         self.opt_g.step()
         if self.G_ema is not None:
-            ema_update(self.G_ema, self.G, self.ema_decay)
+            decay = (ema_beta(self.ema_kimg, (self.step + 1) * self.batch_size, self.batch_size)
+                     if self.ema_kimg else self.ema_decay)
+            ema_update(self.G_ema, self.G, decay)
         dist.sync_buffers(self.G, self.world)  # rank 0's BatchNorm statistics everywhere
         dist.sync_buffers(self.D, self.world)
 
@@ -86,6 +99,7 @@ class TrainingState:
             "data": self.batches.state_dict(), "diagnostics": self.monitor.state_dict(),
             "log": self.log.state_dict(), "update_rule": self.rule.state_dict(),
             "d_updates": self.d_updates,
+            "ada": self.ada.state_dict() if self.ada is not None else None,
             "rng": {"torch": torch_states[0], "torch_ranks": torch_states,
                     "noise": self.noise.get_state().cpu(), "noise_device": self.device.type,
                     "cuda": torch.cuda.get_rng_state() if self.device.type == "cuda" else None},
@@ -107,6 +121,8 @@ class TrainingState:
         if "log" in state:
             self.log.load_state_dict(state["log"])
         self.rule.load_state_dict(state.get("update_rule", {}))
+        if self.ada is not None and state.get("ada") is not None:
+            self.ada.load_state_dict(state["ada"])
         rng, rank = state["rng"], self.world.rank
         ranks = rng.get("torch_ranks") or [rng["torch"]]
         if rank < len(ranks) and len(ranks) in (1, self.world.size):
