@@ -52,7 +52,7 @@ CASES = [
     (["--fake", "{d}/digits.npz", "--real-stats", "{d}/inc_stats.npz", "--metrics", "fid"], 2,
      "holds inception statistics but the feature extractor is digits"),
     (["--fake", "{d}/digits.npz", "--real-stats", "{d}/small_stats.npz", "--metrics", "fid,kid"],
-     2, "--real-stats serves fid only; kid need"),
+     2, "--real-stats serves fid and fd-dinov2 only; kid need"),
     (["--fake", "{d}/missing.npz", "--real", "mnist-5k"], 1, "not found"),
     (["--fake", "{d}/digits.npz", "--real", "{d}/digits.npz", "--save-stats", "{d}/exists.npz"],
      2, "exists; use --force"),

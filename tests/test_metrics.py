@@ -153,7 +153,7 @@ def test_identical_inputs_give_zero_distance_and_full_precision_recall():
     assert values["precision"] == values["recall"] == values["coverage"] == 1.0
 
 
-def test_feature_caps_keep_the_first_samples():
+def test_feature_caps_keep_at_most_max_samples():
     metric = KID(subsets=1, subset_size=10, max_samples=25)
     metric.update(torch.randn(20, 3), real=True)
     metric.update(torch.randn(20, 3), real=True)
