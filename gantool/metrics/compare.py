@@ -33,10 +33,21 @@ def read_result(path: str | Path) -> dict:
     return result
 
 
+PER_METRIC = ("extractors", "options")  # compared on what both results share
+
+
 def protocol_differences(a: dict, b: dict) -> list[str]:
-    """'key: A vs B' for every protocol entry that differs."""
+    """'key: A vs B' for every protocol entry that differs (per-metric entries: shared only)."""
     keys = sorted((set(a) | set(b)) - set(NOT_COMPARED))
-    return [f"{k}: {a.get(k)!r} vs {b.get(k)!r}" for k in keys if a.get(k) != b.get(k)]
+    differences = []
+    for key in keys:
+        va, vb = a.get(key), b.get(key)
+        if key in PER_METRIC and isinstance(va, dict) and isinstance(vb, dict):
+            shared = set(va) & set(vb)
+            va, vb = ({k: v[k] for k in sorted(shared)} for v in (va, vb))
+        if va != vb:
+            differences.append(f"{key}: {va!r} vs {vb!r}")
+    return differences
 
 
 def compare(path_a: str | Path, path_b: str | Path) -> list[dict]:

@@ -53,7 +53,7 @@ def _timm():
         import timm
     except ImportError:
         raise GantoolError(
-            "the DINOv2 extractors need the timm package: pip install timm"
+            "the DINOv2 extractors need timm: pip install 'gantool[dinov2]' (or timm)"
         ) from None
     return timm
 
@@ -97,7 +97,13 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
 
 def cached_weights(arch: str) -> Path:
     """timm's weights file from the Hugging Face cache, downloaded there if allowed."""
-    from huggingface_hub import hf_hub_download
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:
+        raise GantoolError(
+            "DINOv2 weights from the cache need huggingface_hub: pip install 'gantool[dinov2]', "
+            "or pass --dinov2-weights FILE"
+        ) from None
 
     repo = ARCHS[arch][1]
     offline = bool(os.environ.get("GANTOOL_OFFLINE") or os.environ.get("HF_HUB_OFFLINE"))

@@ -1,7 +1,8 @@
 """Reference (real-side) feature statistics: pytorch-fid's mu / sigma files, gantool's own, and
 the ones shipped for the bundled data, so scoring a run against them needs no real-side pass.
 
-Shipped (in gantool/weights/, digits extractor, made by `bench/make_reference_stats.py`):
+Shipped (in gantool/weights/): every image of the set through the shipped `digits` extractor,
+written by `save_stats` (tests/test_evaluate_reference.py recomputes them and checks equality):
 - `mnist-5k`: the 5,000 bundled digits (the default training set);
 - `mnist-test`: the 10,000 real MNIST test digits.
 A file gantool writes also records its extractor, count, reference name and the SHA-256 of the
