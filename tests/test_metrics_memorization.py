@@ -44,7 +44,7 @@ def test_real_digits_vs_themselves_and_mnist_test_vs_mnist_5k(cli, mnist_dir, tm
     from gantool.metrics.classifier_training import read_mnist_test
 
     images, _ = read_mnist_test(mnist_dir)
-    np.savez(tmp_path / "test.npz", data=images[:2000, 0].numpy())
+    np.savez(tmp_path / "test.npz", data=images[:500, 0].numpy())
     values = {}
     for fake in ("mnist-5k", str(tmp_path / "test.npz")):
         result = cli("evaluate", "--fake", fake, "--real", "mnist-5k", "--metrics",
