@@ -111,7 +111,9 @@ def cached_weights(arch: str) -> Path:
         return Path(hf_hub_download(repo, "model.safetensors", local_files_only=offline))
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        how = "not in the Hugging Face cache and offline" if offline else f"download failed: {first}"
+        how = f"download failed: {first}"
+        if offline:
+            how = "not in the Hugging Face cache and offline"
         raise GantoolError(
             f"DINOv2 {arch} weights {how}; download model.safetensors from "
             f"https://huggingface.co/{repo} and pass --dinov2-weights FILE"

@@ -111,7 +111,7 @@ class FIDInception(nn.Module):
         return pool @ self.net.fc.weight.T
 
     def pool_features(self, x: torch.Tensor) -> torch.Tensor:
-        """x: the network input, (N, 3, 299, 299) scaled to about [-1, 1] (see metrics/resize.py)."""
+        """x: the network input (N, 3, 299, 299), scaled to about [-1, 1] (metrics/resize.py)."""
         n = self.net
         x = n.maxpool1(n.Conv2d_2b_3x3(n.Conv2d_2a_3x3(n.Conv2d_1a_3x3(x))))
         x = n.maxpool2(n.Conv2d_4a_3x3(n.Conv2d_3b_1x1(x)))

@@ -50,8 +50,8 @@ def nearest_neighbour_ratios(real: torch.Tensor, fake: torch.Tensor):
     radii = knn_radii(real, 1)
     index, distance = nearest_real(real, fake)
     r = radii[index]
-    zero = torch.zeros_like(distance)
-    rho = torch.where(r > 0, distance / r.clamp(min=1e-300), torch.where(distance > 0, zero + float("inf"), zero))
+    at_duplicate = torch.where(distance > 0, float("inf"), 0.0).to(torch.float64)
+    rho = torch.where(r > 0, distance / r.clamp(min=1e-300), at_duplicate)
     return rho, index
 
 

@@ -85,7 +85,13 @@ def load_stats(spec: str | Path) -> RealStats:
 
     n = int(arrays["n"]) if "n" in arrays else None
     return RealStats(
-        str(spec), mu, sigma, n, text("feature_extractor"), text("reference"), text("weights_sha256")
+        str(spec),
+        mu,
+        sigma,
+        n,
+        text("feature_extractor"),
+        text("reference"),
+        text("weights_sha256"),
     )
 
 
@@ -108,4 +114,6 @@ def save_stats(
         from gantool.metrics.digits import WEIGHTS_PATH
 
         extra["weights_sha256"] = np.str_(sha256(weights or WEIGHTS_PATH))
-    write_arrays(path, mu=mu, sigma=sigma, n=np.int64(stats.n), feature_extractor=extractor, **extra)
+    write_arrays(
+        path, mu=mu, sigma=sigma, n=np.int64(stats.n), feature_extractor=extractor, **extra
+    )
