@@ -3,7 +3,8 @@
 Reproducible: one seed drives the initial weights, the shuffling, the augmentation and dropout,
 and deterministic algorithms are enforced while it trains (then restored), so the same seed and
 options give the same weights on the same machine. Augmentation (small random rotations,
-scalings, shears and shifts) is what lets 5,000 bundled digits reach >= 98% on the 10,000 real MNIST test digits.
+scalings, shears and shifts) is what lets 5,000 bundled digits reach >= 98% on the 10,000 real
+MNIST test digits.
 """
 
 from __future__ import annotations
