@@ -250,3 +250,13 @@ def test_declared_options_are_checked():
             resolve(factory, {"--prdc-k": bad})
     with pytest.raises(UsageError, match="one of vits14"):
         resolve(registry.get("metric", "fd-dinov2").factory, {"--dinov2-arch": "vitg14"})
+
+
+def test_list_metric_shows_the_declared_options(cli):
+    import json
+
+    result = cli("list", "metric", "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["prdc"]["options"] == ["--prdc-k (default 5): nearest neighbours for prdc"]
+    assert "options" not in rows["fid"]  # only components that declare options list them
