@@ -266,7 +266,7 @@ def _choose_extractors(default, metrics, base: Source, opts, save_stats_to, note
     if save_stats_to is not None:
         names.add(default)
     extractors = {name: _make_extractor(name, opts, base) for name in sorted(names)}
-    if opts.resize is not None and getattr(extractors.get(default), "resize", "x") is None:
+    if opts.resize is not None and default != "inception":
         raise UsageError(f"--resize applies to the inception extractor, not {default}")
     for metric in metrics:
         if metric.uses == "probabilities" and (metric.extractor or default) == "identity":
