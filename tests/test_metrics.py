@@ -153,7 +153,7 @@ def test_identical_inputs_give_zero_distance_and_full_precision_recall():
     assert values["precision"] == values["recall"] == values["coverage"] == 1.0
 
 
-def test_feature_caps_keep_the_first_samples():
+def test_feature_caps_keep_at_most_max_samples():
     metric = KID(subsets=1, subset_size=10, max_samples=25)
     metric.update(torch.randn(20, 3), real=True)
     metric.update(torch.randn(20, 3), real=True)
@@ -212,3 +212,51 @@ def test_too_few_samples_fail_with_a_clear_message():
     metric.update(torch.full((3, 10), 0.1), real=False)
     with pytest.raises(GantoolError, match="at least 10"):
         metric.compute()
+
+
+def test_metric_option_declarations_match_the_cli_help(capsys):
+    """Options are declared where each metric is registered; --help states the same defaults."""
+    import re
+
+    from gantool import registry
+    from gantool.cli import main
+    from gantool.metrics.options import declared
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    flags = 0
+    for entry in registry.entries("metric"):
+        for option in declared(entry.factory):
+            flags += 1
+            assert option.flag in help_text, option.flag
+            after = help_text[help_text.index(option.flag):]
+            default = re.search(r"\(default: ([^ ),]+)", after).group(1)
+            expected = "2500" if option.default is None else str(option.default)
+            assert default == expected, option.flag
+    assert flags >= 7
+
+
+def test_declared_options_are_checked():
+    from gantool import registry
+    from gantool.errors import UsageError
+    from gantool.metrics.options import resolve
+
+    factory = registry.get("metric", "prdc").factory
+    assert resolve(factory, {}) == {"k": 5}
+    assert resolve(factory, {"--prdc-k": 3}) == {"k": 3}
+    for bad in (0, 2.5, "x"):
+        with pytest.raises(UsageError, match="--prdc-k"):
+            resolve(factory, {"--prdc-k": bad})
+    with pytest.raises(UsageError, match="one of vits14"):
+        resolve(registry.get("metric", "fd-dinov2").factory, {"--dinov2-arch": "vitg14"})
+
+
+def test_list_metric_shows_the_declared_options(cli):
+    import json
+
+    result = cli("list", "metric", "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["prdc"]["options"] == ["--prdc-k (default 5): nearest neighbours for prdc"]
+    assert "options" not in rows["fid"]  # only components that declare options list them

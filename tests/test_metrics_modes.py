@@ -9,6 +9,7 @@ import torch
 
 from gantool.data import load_dataset
 from gantool.errors import UsageError
+from gantool.metrics.features import DigitsExtractor
 from gantool.metrics.mode_coverage import ModeCoverage, kl_from_uniform
 
 
@@ -55,15 +56,20 @@ def test_kl_from_uniform():
     assert kl_from_uniform(torch.tensor([0, 0])) is None
 
 
+def probabilities(images: torch.Tensor) -> torch.Tensor:
+    """What the evaluation feeds mode coverage for images: the digits extractor's classes."""
+    return DigitsExtractor()(images).probabilities
+
+
 def test_digits_cover_ten_classes_and_a_repeated_digit_one():
     digits = load_dataset("mnist-5k")
     metric = ModeCoverage()
-    metric.update(digits.data[::10], real=False)  # 500 digits, 50 of each class
+    metric.update(probabilities(digits.data[::10]), real=False)  # 500 digits, 50 per class
     result = scores(metric)
     assert result["modes"].value == 10 and result["modes"].total == 10
     assert result["mode_kl"].value < 0.05
     collapsed = ModeCoverage()
-    collapsed.update(digits.data[:1].repeat(64, 1, 1, 1), real=False)
+    collapsed.update(probabilities(digits.data[:1].repeat(64, 1, 1, 1)), real=False)
     result = scores(collapsed)
     assert result["modes"].value == 1
     assert result["mode_kl"].value == pytest.approx(math.log(10))
@@ -73,13 +79,13 @@ def test_stacked_mnist_counts_digit_triples():
     stacked = load_dataset("stacked-mnist", size=1500, seed=1)
     metric = ModeCoverage()
     for chunk in stacked.data.split(500):
-        metric.update(chunk, real=False)
+        metric.update(probabilities(chunk), real=False)
     result = scores(metric)
     assert result["modes"].total == 1000
     # 1500 uniform draws over 1000 triples hit about 78% of them (1 - e^-1.5).
     assert 700 < result["modes"].value < 850
     collapsed = ModeCoverage()
-    collapsed.update(stacked.data[:1].repeat(50, 1, 1, 1), real=False)
+    collapsed.update(probabilities(stacked.data[:1].repeat(50, 1, 1, 1)), real=False)
     assert scores(collapsed)["modes"].value == 1
 
 

@@ -45,10 +45,11 @@ def evaluate_command(
         help="Reference samples: a dataset name, folder or array (default: the run's dataset).",
         show_default=False,
     ),
-    real_stats: Path = typer.Option(
+    real_stats: str = typer.Option(
         None,
         "--real-stats",
-        help="Precomputed real statistics (.npz with mu, sigma as pytorch-fid writes); FID only.",
+        help="Precomputed real statistics: an .npz with mu, sigma (as pytorch-fid writes), or "
+        "a shipped name (mnist-5k, mnist-test: digits features); fid and fd-dinov2 only.",
         show_default=False,
     ),
     save_stats: Path = typer.Option(
@@ -57,16 +58,27 @@ def evaluate_command(
         help="Write the real samples' feature statistics (mu, sigma) to this .npz.",
         show_default=False,
     ),
-    force: bool = typer.Option(False, "--force", help="Let --save-stats overwrite a file."),
+    force: bool = typer.Option(
+        False, "--force", help="Let --save-stats and --show-nearest overwrite a file."
+    ),
     metrics: str = typer.Option(
-        DEFAULT_METRICS, "--metrics", help="Comma-separated: fid, kid, is, prdc, mode-coverage."
+        DEFAULT_METRICS,
+        "--metrics",
+        help="Comma-separated: fid, fd-dinov2, kid, is, prdc, mode-coverage, memorization.",
     ),
     feature_extractor: str = typer.Option(
         None,
         "--feature-extractor",
-        help="inception, digits "
+        help="inception, dinov2-vits14, dinov2-vitb14, dinov2-vitl14, digits "
         "or identity (default: identity for points, digits "
         "for 28x28 images, else inception).",
+        show_default=False,
+    ),
+    resize: str = typer.Option(
+        None,
+        "--resize",
+        help="How the inception extractor resizes to 299 px: legacy-pytorch (pytorch-fid), "
+        "clean (clean-fid) or legacy-tf (TF FID, stylegan2-ada) (default: legacy-pytorch).",
         show_default=False,
     ),
     inception_weights: Path = typer.Option(
@@ -81,22 +93,68 @@ def evaluate_command(
         help="Digit classifier .safetensors (default: the shipped one).",
         show_default=False,
     ),
+    dinov2_weights: Path = typer.Option(
+        None,
+        "--dinov2-weights",
+        help="DINOv2 weights (.pth from facebookresearch/dinov2 or timm's .safetensors) "
+        "(default: the Hugging Face cache, else download).",
+        show_default=False,
+    ),
+    dinov2_arch: str = typer.Option(
+        None,
+        "--dinov2-arch",
+        help="DINOv2 ViT for fd-dinov2: vits14, vitb14 or vitl14 (default: vitl14).",
+        show_default=False,
+    ),
     batch_size: int = typer.Option(100, "--batch-size", min=1, help="Samples per forward pass."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
-    prdc_k: int = typer.Option(5, "--prdc-k", min=1, help="Nearest neighbours for prdc."),
-    kid_subsets: int = typer.Option(100, "--kid-subsets", min=1, help="KID subsets."),
-    kid_subset_size: int = typer.Option(
-        1000,
-        "--kid-subset-size",
-        min=2,
-        help="Samples per KID subset (shrinks to the smaller side).",
+    prdc_k: int = typer.Option(
+        None, "--prdc-k", help="Nearest neighbours for prdc (default: 5).", show_default=False
     ),
-    is_splits: int = typer.Option(10, "--is-splits", min=1, help="IS splits."),
+    kid_subsets: int = typer.Option(
+        None, "--kid-subsets", help="KID subsets (default: 100).", show_default=False
+    ),
+    kid_subset_size: int = typer.Option(
+        None,
+        "--kid-subset-size",
+        help="Samples per KID subset, shrinks to the smaller side (default: 1000).",
+        show_default=False,
+    ),
+    is_splits: int = typer.Option(
+        None, "--is-splits", help="IS splits (default: 10).", show_default=False
+    ),
+    mode_samples: int = typer.Option(
+        None,
+        "--mode-samples",
+        help="Fake samples mode-coverage counts (default: 2500 for 2-D mixtures, as in the "
+        "papers; all for digits).",
+        show_default=False,
+    ),
+    memorization_threshold: float = typer.Option(
+        None,
+        "--memorization-threshold",
+        help="memorization flags a sample closer to its nearest training sample than this share "
+        "of that sample's own nearest-neighbour distance (default: 0.5).",
+        show_default=False,
+    ),
     max_samples: int = typer.Option(
         10_000,
         "--max-samples",
         min=2,
-        help="Features kept per side for kid and prdc (the first ones).",
+        help="Features kept per side for kid, prdc and memorization (a seeded uniform random "
+        "subset, the same for each).",
+    ),
+    show_nearest: Path = typer.Option(
+        None,
+        "--show-nearest",
+        help="With memorization: write the closest (fake, real) pairs as a .png grid.",
+        show_default=False,
+    ),
+    compare: tuple[Path, Path] = typer.Option(
+        (None, None),
+        "--compare",
+        help="Compare two results of --json (A.json B.json); refused if their protocols differ.",
+        show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
@@ -108,7 +166,12 @@ def evaluate_command(
     gantool evaluate --fake - --real mnist-5k --json
 
     Folder: gantool evaluate --fake samples/ --real cifar10
+
+    Compare: gantool evaluate --compare a.json b.json
     """
+    if compare[0] is not None:
+        _print_comparison(compare, as_json)
+        return
     names = [name.strip() for name in metrics.split(",") if name.strip()]
     if not names:
         raise UsageError("--metrics is empty; give e.g. fid,kid")
@@ -130,6 +193,22 @@ def evaluate_command(
             raise UsageError(f"{save_stats} exists; use --force to overwrite it")
     if real_stats is not None and real is not None:
         raise UsageError("give --real or --real-stats, not both")
+    if show_nearest is not None:
+        if "memorization" not in names:
+            raise UsageError("--show-nearest shows what memorization finds: add it to --metrics")
+        if show_nearest.suffix.lower() != ".png":
+            raise UsageError(f"--show-nearest must end in .png, got {show_nearest}")
+        if show_nearest.exists() and not force:
+            raise UsageError(f"{show_nearest} exists; use --force to overwrite it")
+    metric_flags = {
+        "--prdc-k": prdc_k,
+        "--kid-subsets": kid_subsets,
+        "--kid-subset-size": kid_subset_size,
+        "--is-splits": is_splits,
+        "--mode-samples": mode_samples,
+        "--memorization-threshold": memorization_threshold,
+        "--dinov2-arch": dinov2_arch,
+    }
 
     from gantool.metrics import evaluation, sources
     from gantool.devices import resolve_device
@@ -148,12 +227,11 @@ def evaluate_command(
         feature_extractor=feature_extractor,
         inception_weights=_str(inception_weights),
         classifier_weights=_str(classifier_weights),
+        dinov2_weights=_str(dinov2_weights),
+        resize=resize,
         batch_size=batch_size,
         device=dev,
-        prdc_k=prdc_k,
-        kid_subsets=kid_subsets,
-        kid_subset_size=kid_subset_size,
-        is_splits=is_splits,
+        metric_flags={k: v for k, v in metric_flags.items() if v is not None},
         max_samples=max_samples,
         seed=seed,
     )
@@ -167,10 +245,37 @@ def evaluate_command(
             note=lambda text: print(text, file=sys.stderr),
             progress=progress,
         )
+    if show_nearest is not None:
+        from gantool.metrics.pairs_grid import write_nearest_pairs
+
+        write_nearest_pairs(report, show_nearest)
+        print(f"wrote {show_nearest}", file=sys.stderr)
     if as_json:
         print(json.dumps(report.to_dict()))
     else:
         _print_table(report)
+
+
+def _print_comparison(paths: tuple[Path, Path], as_json: bool) -> None:
+    from gantool.metrics.compare import compare
+
+    rows = compare(*paths)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{paths[0]} -> {paths[1]}", box=None, header_style="bold")
+    for column in ("metric", "A", "B", "B - A"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for row in rows:
+        table.add_row(row["metric"], *(_number(row[k]) for k in ("a", "b", "difference")))
+    Console(soft_wrap=not sys.stdout.isatty()).print(table)
+
+
+def _number(value) -> str:
+    return "n/a" if value is None else f"{value:.6g}"
 
 
 def _str(path: Path | None) -> str | None:

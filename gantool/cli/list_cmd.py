@@ -28,10 +28,13 @@ def list_command(
         raise UsageError(f"unknown kind {kind!r}; kinds are: {', '.join(registry.KINDS)}")
     found = registry.entries(kind)
     if as_json:
-        rows = [
-            {"name": e.name, "kind": e.kind, "description": e.description, "origin": e.origin}
-            for e in found
-        ]
+        rows = []
+        for e in found:
+            row = {"name": e.name, "kind": e.kind, "description": e.description, "origin": e.origin}
+            options = getattr(e.factory, "options", ())  # declared at registration (metrics)
+            if options:
+                row["options"] = [o.describe() for o in options]
+            rows.append(row)
         print(json.dumps(rows, indent=2))
         return
     from rich.console import Console
@@ -41,5 +44,8 @@ def list_command(
     for column in ("name", "kind", "description", "origin"):
         table.add_column(column)
     for e in found:
-        table.add_row(e.name, e.kind, e.description, e.origin)
+        # Options declared where the component was registered (metrics: gantool/metrics/options).
+        options = "; ".join(o.describe() for o in getattr(e.factory, "options", ()))
+        description = e.description + (f" [{options}]" if options else "")
+        table.add_row(e.name, e.kind, description, e.origin)
     Console(soft_wrap=not sys.stdout.isatty()).print(table)

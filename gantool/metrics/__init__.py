@@ -3,4 +3,11 @@
 One small module per metric; importing this package registers them all.
 """
 
-from gantool.metrics import fid, inception_score, kid, mode_coverage, prdc  # noqa: F401  (register)
+from gantool.metrics import (  # noqa: F401  (register)
+    fid,
+    inception_score,
+    kid,
+    memorization,
+    mode_coverage,
+    prdc,
+)

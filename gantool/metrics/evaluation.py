@@ -1,17 +1,18 @@
-"""`evaluate`: stream real and fake samples through a feature extractor into the metrics.
+"""`evaluate`: stream real and fake samples through feature extractors into the metrics.
 
-The CLI resolves the sources; this module picks the extractor, makes real and fake comparable
-(same kind, channels and size), feeds every metric batch by batch and collects the scores.
-Notes for the user (conversions, small-sample warnings) go to the `note` callback.
+The CLI resolves the sources; this module picks the extractors (the evaluation's one, plus any a
+metric fixes: `digits` for mode coverage, DINOv2 for fd-dinov2), makes real and fake comparable
+(same kind, channels and size), checks every parameter and count before any work, feeds every
+metric batch by batch and collects the scores with the protocol that made them.
+Notes for the user (conversions, protocols, small-sample warnings) go to the `note` callback.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from gantool import registry
@@ -19,6 +20,8 @@ from gantool.errors import GantoolError, UsageError
 from gantool.metrics.base import DEFAULT_MAX_SAMPLES, Metric, Score
 from gantool.metrics.features import FeatureExtractor
 from gantool.metrics.frechet import GaussianStats
+from gantool.metrics.options import resolve
+from gantool.metrics.reference import RealStats, load_stats, save_stats
 from gantool.metrics.sources import Source
 
 DIGIT_SIZE = 28
@@ -28,14 +31,14 @@ DIGIT_SIZE = 28
 class Options:
     metrics: list[str] = field(default_factory=lambda: ["fid", "kid", "prdc"])
     feature_extractor: str | None = None  # None: chosen from the data (see default_extractor)
+    resize: str | None = None  # the inception extractor's resize protocol (metrics/resize.py)
     inception_weights: str | None = None
     classifier_weights: str | None = None
+    dinov2_weights: str | None = None
     batch_size: int = 100
     device: str = "cpu"
-    prdc_k: int = 5
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
-    is_splits: int = 10
+    # Metric options by CLI flag ({"--prdc-k": 3}); checked against each metric's declarations.
+    metric_flags: dict[str, object] = field(default_factory=dict)
     max_samples: int = DEFAULT_MAX_SAMPLES
     seed: int = 0
 
@@ -49,6 +52,8 @@ class Report:
     n_fake: int | None
     n_real: int | None
     saved_stats: str | None = None
+    protocol: dict = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
         metrics = {}
@@ -59,6 +64,7 @@ class Report:
             metrics[s.name] = entry
         return {
             "metrics": metrics,
+            "protocol": self.protocol,
             "feature_extractor": self.feature_extractor,
             "real": self.real,
             "fake": self.fake,
@@ -75,24 +81,23 @@ def default_extractor(source: Source) -> str:
     return "digits" if source.sample_shape[1:] == (DIGIT_SIZE, DIGIT_SIZE) else "inception"
 
 
-def build_metrics(names: list[str], opts: Options, mixture: Source | None) -> list[Metric]:
-    options = {
-        "kid": {
-            "subsets": opts.kid_subsets,
-            "subset_size": opts.kid_subset_size,
-            "seed": opts.seed,
-            "max_samples": opts.max_samples,
-        },
-        "prdc": {"k": opts.prdc_k, "max_samples": opts.max_samples},
-        "is": {"splits": opts.is_splits},
-        "mode-coverage": {
-            "modes": None if mixture is None else mixture.modes,
-            "mode_std": None if mixture is None else mixture.mode_std,
-            "device": opts.device,
-            "classifier_weights": opts.classifier_weights,
-        },
+def build_metrics(names: list[str], opts: Options, fake, real) -> list[Metric]:
+    """Each metric with its declared options (checked) and the context it accepts."""
+    mixture = real if real is not None and real.modes is not None else fake
+    context = {
+        "seed": opts.seed,
+        "max_samples": opts.max_samples,
+        "modes": None if mixture is None else mixture.modes,
+        "mode_std": None if mixture is None else mixture.mode_std,
     }
-    return [registry.create("metric", name, **options.get(name, {})) for name in names]
+    metrics = []
+    for name in names:
+        factory = registry.get("metric", name).factory
+        accepted = inspect.signature(factory).parameters
+        kwargs = {k: v for k, v in context.items() if k in accepted}
+        kwargs.update(resolve(factory, opts.metric_flags))
+        metrics.append(registry.create("metric", name, **kwargs))
+    return metrics
 
 
 def fake_to_real_shape(fake: Source, real: Source, note: Callable[[str], None]):
@@ -128,44 +133,6 @@ def fake_to_real_shape(fake: Source, real: Source, note: Callable[[str], None]):
     return convert
 
 
-@dataclass
-class RealStats:
-    """Precomputed real feature statistics (pytorch-fid's mu / sigma, plus what gantool adds)."""
-
-    path: str
-    mu: np.ndarray
-    sigma: np.ndarray
-    n: int | None = None
-    feature_extractor: str | None = None
-
-
-def load_stats(path: str | Path) -> RealStats:
-    """mu, sigma (pytorch-fid's keys), and the count and extractor when gantool wrote them."""
-    from gantool.io import read_arrays
-
-    arrays = read_arrays(path)
-    if "mu" not in arrays or "sigma" not in arrays:
-        raise UsageError(
-            f"{path} must hold arrays 'mu' and 'sigma' (pytorch-fid's layout), "
-            f"has: {', '.join(arrays) or 'nothing'}"
-        )
-    mu, sigma = arrays["mu"].astype(np.float64).reshape(-1), arrays["sigma"].astype(np.float64)
-    if sigma.shape != (len(mu), len(mu)) or not (
-        np.isfinite(mu).all() and np.isfinite(sigma).all()
-    ):
-        raise UsageError(f"{path}: sigma must be a finite {len(mu)}x{len(mu)} matrix matching mu")
-    n = int(arrays["n"]) if "n" in arrays else None
-    extractor = str(arrays["feature_extractor"]) if "feature_extractor" in arrays else None
-    return RealStats(str(path), mu, sigma, n, extractor)
-
-
-def save_stats(path: str | Path, stats: GaussianStats, extractor: str) -> None:
-    from gantool.io import write_arrays
-
-    mu, sigma = stats.mean_cov()
-    write_arrays(path, mu=mu, sigma=sigma, n=np.int64(stats.n), feature_extractor=extractor)
-
-
 def evaluate(
     fake: Source | None,
     real: Source | None,
@@ -182,36 +149,75 @@ def evaluate(
     stats = load_stats(real_stats) if real_stats is not None else None
     metrics = _plan_metrics(fake, real, stats, save_stats_to, opts)
     base = real if real is not None else fake
-    extractor_name = opts.feature_extractor or default_extractor(base)
-    extractor = _choose_extractor(extractor_name, metrics, base, opts, save_stats_to, note)
+    default = opts.feature_extractor or default_extractor(base)
+    extractors = _choose_extractors(default, metrics, base, opts, save_stats_to, note)
     if stats is not None:
-        _use_real_stats(metrics, stats, extractor_name)
-    # Real side: every metric that compares, except FID when its statistics came from a file.
-    real_metrics = [m for m in metrics if m.needs_real and not (m.name == "fid" and stats)]
+        _use_real_stats(metrics, stats, default, extractors, base)
+    served = {id(m) for m in metrics if stats is not None and m.frechet}
+    real_metrics = [m for m in metrics if m.needs_real and id(m) not in served]
+    if fake is not None:
+        for metric in metrics:  # bad parameters fail here, before any sample is extracted
+            metric.check_counts(fake.n, real.n if real is not None else None)
     real_acc = GaussianStats() if save_stats_to is not None else None
     if real is not None and (real_metrics or real_acc is not None):
         if real_metrics:
             _check_counts(real, "real")
-        _feed(real, True, real_metrics, extractor, opts.batch_size, real_acc, progress=progress)
+        feed = _Feeder(extractors, default, opts.batch_size, progress)
+        feed(real, True, real_metrics, real_acc)
     if fake is not None and metrics:
         convert = fake_to_real_shape(fake, real, note) if real is not None else None
         _check_counts(fake, "fake")
-        _feed(fake, False, metrics, extractor, opts.batch_size, None, convert, progress)
-    if stats is not None:
-        _check_stats_dim(metrics, len(stats.mu), extractor_name, stats.path)
+        _Feeder(extractors, default, opts.batch_size, progress)(fake, False, metrics, None, convert)
     _warn_small_fid(metrics, note)
     scores = [score for metric in metrics for score in metric.compute()]
+    for metric in metrics:
+        if metric.note():
+            note(metric.note())
     if real_acc is not None:
-        save_stats(save_stats_to, real_acc, extractor_name)
+        save_stats(save_stats_to, real_acc, default, real.label if real else None,
+                   opts.classifier_weights if default == "digits" else None)
+    extractor_name = default if default in extractors else None
     return Report(
         scores,
-        extractor_name if extractor is not None else None,
+        extractor_name,
         real.label if real is not None else real_stats,
         fake.label if fake is not None else None,
         fake.n if fake is not None else None,
         real.n if real is not None else (stats.n if stats else None),
         None if real_acc is None else str(save_stats_to),
+        protocol(metrics, extractors, default, fake, real, stats, opts),
+        metrics,
     )
+
+
+def protocol(metrics, extractors, default, fake, real, stats, opts: Options) -> dict:
+    """Everything a number depends on besides the samples: compared by `evaluate --compare`."""
+    from gantool import __version__
+
+    used = {m.name: (m.extractor or default) for m in metrics if m.uses != "samples"}
+    resize = {name: getattr(extractors.get(name), "resize", None) for name in set(used.values())}
+    if real is not None:
+        reference = real.dataset or real.label
+    else:
+        reference = stats.reference if stats is not None else None
+    return {
+        "gantool": __version__,
+        "feature_extractor": default if default in extractors else None,
+        "extractors": used,
+        "resize": {k: v for k, v in resize.items() if v is not None},
+        "n_fake": fake.n if fake is not None else None,
+        "n_real": real.n if real is not None else (stats.n if stats else None),
+        "reference": reference,
+        "max_samples": opts.max_samples,
+        "options": {k: v for m in metrics for k, v in _metric_options(m.name, opts).items()},
+    }
+
+
+def _metric_options(name: str, opts: Options) -> dict:
+    factory = registry.get("metric", name).factory
+    from gantool.metrics.options import declared
+
+    return {o.flag: o.check(opts.metric_flags.get(o.flag)) for o in declared(factory)}
 
 
 def _plan_metrics(fake, real, stats, save_stats_to, opts: Options) -> list[Metric]:
@@ -219,12 +225,13 @@ def _plan_metrics(fake, real, stats, save_stats_to, opts: Options) -> list[Metri
     names = list(dict.fromkeys(opts.metrics)) if fake is not None else []
     for name in names:
         registry.get("metric", name)  # unknown names fail before any work
-    mixture = real if real is not None and real.modes is not None else fake
-    metrics = build_metrics(names, opts, mixture)
+    metrics = build_metrics(names, opts, fake, real)
     comparing = [m.name for m in metrics if m.needs_real]
-    if real is None and stats is not None and [n for n in comparing if n != "fid"]:
-        others = ", ".join(n for n in comparing if n != "fid")
-        raise UsageError(f"--real-stats serves fid only; {others} need --real samples")
+    unserved = [m.name for m in metrics if m.needs_real and not m.frechet]
+    if real is None and stats is not None and unserved:
+        raise UsageError(
+            f"--real-stats serves fid and fd-dinov2 only; {', '.join(unserved)} need --real samples"
+        )
     if real is None and stats is None and comparing:
         raise UsageError(
             f"{', '.join(comparing)} need real samples: "
@@ -234,40 +241,75 @@ def _plan_metrics(fake, real, stats, save_stats_to, opts: Options) -> list[Metri
         raise UsageError("--save-stats writes the real samples' statistics: pass --real")
     if real is None and fake is None:
         raise UsageError("nothing to evaluate: pass --fake, --run or --checkpoint")
+    _check_mode_coverage(metrics, fake, real)
     return metrics
 
 
-def _choose_extractor(name, metrics, base: Source, opts, save_stats_to, note):
-    """The feature extractor, or None when no metric needs features or probabilities."""
-    registry.get("feature-extractor", name)  # an unknown name fails even if unused
-    uses = {m.uses for m in metrics}
-    if not (uses & {"features", "probabilities"} or save_stats_to is not None):
-        return None
-    extractor = _make_extractor(name, opts, base)
-    if "probabilities" in uses and name == "identity":
+def _check_mode_coverage(metrics, fake, real) -> None:
+    from gantool.metrics.mode_coverage import ACCEPTS, check_digits
+
+    if "mode-coverage" not in [m.name for m in metrics]:
+        return
+    if fake.is_image:
+        check_digits(fake.sample_shape, [fake.dataset, real.dataset if real else None])
+    elif fake.modes is None and (real is None or real.modes is None):
         raise UsageError(
-            "metric 'is' needs class probabilities: use --feature-extractor inception or digits"
+            f"mode-coverage of points needs a mixture with known modes as --real (ring8, grid25); "
+            f"it accepts {ACCEPTS}"
         )
-    how = extractor.describe(base.sample_shape) if base.is_image else ""
-    if how:
-        note(f"{name} features: {how}")
-    return extractor
 
 
-def _use_real_stats(metrics: list[Metric], stats: RealStats, extractor: str) -> None:
-    if stats.feature_extractor is not None and stats.feature_extractor != extractor:
-        raise UsageError(
-            f"{stats.path} holds {stats.feature_extractor} statistics but the feature extractor "
-            f"is {extractor}; pass --feature-extractor {stats.feature_extractor}"
-        )
+def _choose_extractors(default, metrics, base: Source, opts, save_stats_to, note):
+    """{name: extractor} for every extractor some metric (or --save-stats) reads."""
+    registry.get("feature-extractor", default)  # an unknown name fails even if unused
+    names = {m.extractor or default for m in metrics if m.uses != "samples"}
+    if save_stats_to is not None:
+        names.add(default)
+    extractors = {name: _make_extractor(name, opts, base) for name in sorted(names)}
+    if opts.resize is not None and default != "inception":
+        raise UsageError(f"--resize applies to the inception extractor, not {default}")
     for metric in metrics:
-        if metric.name == "fid":
-            metric.set_real_stats(stats.mu, stats.sigma, stats.n)
+        if metric.uses == "probabilities" and (metric.extractor or default) == "identity":
+            raise UsageError(
+                f"metric {metric.name!r} needs class probabilities: "
+                "use --feature-extractor inception or digits"
+            )
+    for name, extractor in extractors.items():
+        how = extractor.describe(base.sample_shape) if base.is_image else ""
+        if how:
+            note(f"{name} features: {how}")
+    return extractors
+
+
+def _use_real_stats(metrics, stats: RealStats, default: str, extractors, base: Source) -> None:
+    for metric in metrics:
+        if not metric.frechet:
+            continue
+        name = metric.extractor or default
+        if stats.feature_extractor is not None and stats.feature_extractor != name:
+            raise UsageError(
+                f"{stats.path} holds {stats.feature_extractor} statistics but the feature "
+                f"extractor is {name}; pass --feature-extractor {stats.feature_extractor}"
+            )
+        stats.check_weights(name, extractors[name])
+        dim = extractors[name].feature_dim(base.sample_shape)
+        if dim != len(stats.mu):  # checked before any sample is extracted
+            raise UsageError(
+                f"{stats.path} holds {len(stats.mu)}-d statistics but the {name} features "
+                f"are {dim}-d"
+            )
+        metric.set_real_stats(stats.mu, stats.sigma, stats.n)
 
 
 def _make_extractor(name: str, opts: Options, base: Source) -> FeatureExtractor:
-    weights = {"inception": opts.inception_weights, "digits": opts.classifier_weights}.get(name)
-    extractor = registry.create("feature-extractor", name, weights=weights, device=opts.device)
+    weights = {
+        "inception": opts.inception_weights,
+        "digits": opts.classifier_weights,
+    }.get(name, opts.dinov2_weights if name.startswith("dinov2-") else None)
+    kwargs = {"weights": weights, "device": opts.device}
+    if name == "inception":
+        kwargs["resize"] = opts.resize
+    extractor = registry.create("feature-extractor", name, **kwargs)
     if getattr(extractor, "images_only", True) and not base.is_image:
         raise UsageError(
             f"the {name} feature extractor reads images, but the samples are "
@@ -276,55 +318,61 @@ def _make_extractor(name: str, opts: Options, base: Source) -> FeatureExtractor:
     return extractor
 
 
-def _check_stats_dim(metrics: list[Metric], dim: int, extractor: str, path) -> None:
-    for metric in metrics:
-        if metric.name == "fid" and metric.fake.dim not in (0, dim):
-            raise UsageError(
-                f"{path} holds {dim}-d statistics but the {extractor} features "
-                f"are {metric.fake.dim}-d"
-            )
-
-
 def _check_counts(source: Source, side: str) -> None:
     if source.n < 2:
         raise UsageError(f"{source.n} {side} sample(s): at least 2 are needed")
 
 
-def _feed(source, real, metrics, extractor, batch_size, stats, convert=None, progress=None):
-    uses = {m.uses for m in metrics}
-    done = 0
-    for batch in source.batches(batch_size):
-        if convert is not None:
-            batch = convert(batch)
-        extracted = None
-        if extractor is not None and (uses & {"features", "probabilities"} or stats is not None):
-            extracted = extractor(batch)
-            if not torch.isfinite(extracted.features).all():
-                raise GantoolError(f"the {side_name(real)} features contain NaN or inf")
-        if stats is not None:
-            stats.update(extracted.features)
-        for metric in metrics:
-            if metric.uses == "samples":
-                metric.update(batch, real=real)
-            elif metric.uses == "probabilities":
-                metric.update(extracted.probabilities, real=real)
-            else:
-                metric.update(extracted.features, real=real)
-        done += len(batch)
-        if progress is not None:
-            progress(side_name(real), done, source.n)
+@dataclass
+class _Feeder:
+    """Feeds one source's batches through the extractors (each at most once per batch)."""
+
+    extractors: dict[str, FeatureExtractor]
+    default: str
+    batch_size: int
+    progress: Callable[[str, int, int], None] | None
+
+    def __call__(self, source, real, metrics, stats, convert=None) -> None:
+        done = 0
+        for batch in source.batches(self.batch_size):
+            if convert is not None:
+                batch = convert(batch)
+            extracted = {}
+
+            def get(name):
+                if name not in extracted:
+                    extracted[name] = self.extractors[name](batch)
+                    if not torch.isfinite(extracted[name].features).all():
+                        raise GantoolError(f"the {side_name(real)} features contain NaN or inf")
+                return extracted[name]
+
+            if stats is not None:
+                stats.update(get(self.default).features)
+            for metric in metrics:
+                if metric.uses == "samples":
+                    metric.update(batch, real=real)
+                else:
+                    out = get(metric.extractor or self.default)
+                    values = out.probabilities if metric.uses == "probabilities" else out.features
+                    metric.update(values, real=real)
+                if metric.keeps_samples:
+                    metric.update_samples(batch, real=real)
+            done += len(batch)
+            if self.progress is not None:
+                self.progress(side_name(real), done, source.n)
 
 
 def _warn_small_fid(metrics: list[Metric], note: Callable[[str], None]) -> None:
     """Below the feature dimension the covariance is singular and FID is strongly biased."""
     for metric in metrics:
-        if metric.name != "fid":
+        if not metric.frechet:
             continue
         for side, stats in (("real", metric.real), ("fake", metric.fake)):
             if 2 <= stats.n < stats.dim:
                 note(
                     f"warning: {stats.n} {side} samples, fewer than the {stats.dim} feature "
-                    "dimensions: FID is biased upwards and not comparable with larger counts"
+                    f"dimensions: {metric.name.upper()} is biased upwards and not comparable "
+                    "with larger counts"
                 )
 
 

@@ -7,12 +7,14 @@ probabilities (N, K) for the Inception Score, or None when it has no classifier 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from gantool.errors import UsageError
+from gantool.metrics.resize import DEFAULT_RESIZE, check_mode, inception_input
 from gantool.registry import register
 
 
@@ -27,8 +29,13 @@ class FeatureExtractor:
 
     name = ""
     images_only = True
+    resize: str | None = None  # the resize protocol, for extractors that resize (metrics/resize.py)
 
     def __call__(self, batch: torch.Tensor) -> Extracted:
+        raise NotImplementedError
+
+    def feature_dim(self, sample_shape: tuple[int, ...]) -> int:
+        """The length of the feature vector for samples of this shape (known before any pass)."""
         raise NotImplementedError
 
     def describe(self, sample_shape: tuple[int, ...]) -> str:
@@ -41,12 +48,17 @@ def _unit_float(images: torch.Tensor) -> torch.Tensor:
 
 
 class InceptionExtractor(FeatureExtractor):
-    """pytorch-fid's FID Inception-v3: 2048-d pool features, 1008-way softmax."""
+    """pytorch-fid's FID Inception-v3: 2048-d pool features, softmax of the unbiased 1008 logits.
+
+    `resize` picks how images reach 299x299 (metrics/resize.py): legacy-pytorch, clean, legacy-tf.
+    """
 
     name = "inception"
 
-    def __init__(self, weights: str | None = None, device: str = "cpu") -> None:
-        self.weights, self.device = weights, device
+    def __init__(
+        self, weights: str | None = None, device: str = "cpu", resize: str = DEFAULT_RESIZE
+    ) -> None:
+        self.weights, self.device, self.resize = weights, device, check_mode(resize)
         self._model = None
 
     @property
@@ -59,15 +71,19 @@ class InceptionExtractor(FeatureExtractor):
 
     @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> Extracted:
-        x = _unit_float(batch.to(self.device))
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)  # grey -> RGB, as PIL's convert("RGB") does
-        pool, logits = self.model(x)
+        pool = self.model.pool_features(inception_input(batch.to(self.device), self.resize))
+        logits = self.model.logits(pool)
         return Extracted(pool.double().cpu(), logits.double().softmax(1).cpu())
 
+    def feature_dim(self, sample_shape: tuple[int, ...]) -> int:
+        return 2048
+
     def describe(self, sample_shape: tuple[int, ...]) -> str:
-        # Resizing to 299x299 is part of the FID network itself; only grey input is unusual.
-        return "grey images repeated to RGB" if sample_shape[0] == 1 else ""
+        # pytorch-fid's resize is the default and needs no note; the others do (they change FID).
+        notes = ["grey images repeated to RGB"] if sample_shape[0] == 1 else []
+        if self.resize != DEFAULT_RESIZE:
+            notes.append(f"resized to 299x299 the {self.resize} way")
+        return ", ".join(notes)
 
 
 class DigitsExtractor(FeatureExtractor):
@@ -75,6 +91,7 @@ class DigitsExtractor(FeatureExtractor):
 
     Multi-channel images (stacked-mnist) are read as one digit per channel: features are the
     channels' features side by side and the class is the tuple of digits (10**C classes).
+    It runs in float64 (the network is small): its features do not change with the batch size.
     """
 
     name = "digits"
@@ -88,7 +105,7 @@ class DigitsExtractor(FeatureExtractor):
         if self._model is None:
             from gantool.metrics.digits import load_digit_classifier
 
-            self._model = load_digit_classifier(self.weights, self.device)
+            self._model = load_digit_classifier(self.weights, self.device).double()
         return self._model
 
     @torch.no_grad()
@@ -97,7 +114,7 @@ class DigitsExtractor(FeatureExtractor):
         from gantool.metrics.digits import IMAGE_SIZE
 
         n, c, h, w = batch.shape
-        x = _unit_float(batch.to(self.device)).reshape(n * c, 1, h, w)
+        x = batch.to(self.device, torch.float64).div_(255).reshape(n * c, 1, h, w)
         if (h, w) != (IMAGE_SIZE, IMAGE_SIZE):
             x = F.interpolate(x, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", antialias=True)
         features = self.model.features(x)
@@ -110,6 +127,11 @@ class DigitsExtractor(FeatureExtractor):
         for channel in range(1, probabilities.shape[1]):  # outer product: digit tuples
             joint = (joint[:, :, None] * probabilities[:, channel, None, :]).flatten(1)
         return Extracted(features.flatten(1), joint)
+
+    def feature_dim(self, sample_shape: tuple[int, ...]) -> int:
+        from gantool.metrics.digits import FEATURE_DIM
+
+        return FEATURE_DIM * sample_shape[0]
 
     def describe(self, sample_shape: tuple[int, ...]) -> str:
         channels, height, width = sample_shape
@@ -131,14 +153,19 @@ class IdentityExtractor(FeatureExtractor):
         x = _unit_float(batch) if batch.dtype == torch.uint8 else batch.to(torch.float64)
         return Extracted(x.flatten(1).to(torch.float64), None)
 
+    def feature_dim(self, sample_shape: tuple[int, ...]) -> int:
+        return int(math.prod(sample_shape))
+
 
 @register(
     "feature-extractor",
     "inception",
     "FID Inception-v3 (pytorch-fid, TF 2015-12-05 weights), 2048-d",
 )
-def inception(*, weights: str | None = None, device: str = "cpu") -> FeatureExtractor:
-    return InceptionExtractor(weights, device)
+def inception(
+    *, weights: str | None = None, device: str = "cpu", resize: str = DEFAULT_RESIZE
+) -> FeatureExtractor:
+    return InceptionExtractor(weights, device, resize)
 
 
 @register("feature-extractor", "digits", "gantool's shipped digit CNN, 128-d features, offline")
@@ -151,3 +178,7 @@ def identity(*, weights: str | None = None, device: str = "cpu") -> FeatureExtra
     if weights is not None:
         raise UsageError("the identity feature extractor takes no weights")
     return IdentityExtractor()
+
+
+# Last, because dinov2 subclasses FeatureExtractor: importing it registers the DINOv2 extractors.
+from gantool.metrics import dinov2 as _dinov2  # noqa: E402,F401

@@ -6,8 +6,10 @@ that reproduce TensorFlow's behaviour, which we reproduce here:
 - the average pools inside the Mixed_5*, Mixed_6b-e and Mixed_7b blocks ignore padded zeros;
 - the pool branch of the last block (Mixed_7c) uses max pooling, not average pooling;
 - 1008 output classes, no auxiliary classifier;
-- inputs in [0, 1] are bilinearly resized to 299x299 (align_corners=False), then scaled to [-1, 1].
-Features are the 2048 outputs of the final average pool; logits (1008) feed the Inception Score.
+- inputs in [0, 1] are bilinearly resized to 299x299 (align_corners=False), then scaled to [-1, 1]
+  (the `legacy-pytorch` protocol; metrics/resize.py has the others).
+Features are the 2048 outputs of the final average pool; the unbiased logits pool @ W (1008) feed
+the Inception Score.
 The state dict has torchvision's Inception3 key layout, exactly as pytorch-fid's weight file.
 """
 
@@ -98,10 +100,19 @@ class FIDInception(nn.Module):
         self.net.load_state_dict(state_dict)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """images: (N, 3, H, W) floats in [0, 1]."""
-        n = self.net
+        """images: (N, 3, H, W) floats in [0, 1], resized as pytorch-fid does (legacy-pytorch)."""
         x = F.interpolate(images, size=(299, 299), mode="bilinear", align_corners=False)
-        x = 2 * x - 1
+        pool = self.pool_features(2 * x - 1)
+        return pool, self.logits(pool)
+
+    def logits(self, pool: torch.Tensor) -> torch.Tensor:
+        """The 1008 class logits WITHOUT the fc bias (pool3 @ W), as the original Inception Score
+        code, torch-fidelity and torchmetrics compute them."""
+        return pool @ self.net.fc.weight.T
+
+    def pool_features(self, x: torch.Tensor) -> torch.Tensor:
+        """x: the network input (N, 3, 299, 299), scaled to about [-1, 1] (metrics/resize.py)."""
+        n = self.net
         x = n.maxpool1(n.Conv2d_2b_3x3(n.Conv2d_2a_3x3(n.Conv2d_1a_3x3(x))))
         x = n.maxpool2(n.Conv2d_4a_3x3(n.Conv2d_3b_1x1(x)))
         for block in (
@@ -118,8 +129,7 @@ class FIDInception(nn.Module):
             n.Mixed_7c,
         ):
             x = block(x)
-        pool = F.adaptive_avg_pool2d(x, (1, 1)).flatten(1)
-        return pool, n.fc(pool)
+        return F.adaptive_avg_pool2d(x, (1, 1)).flatten(1)
 
 
 def hub_weights_path() -> Path:

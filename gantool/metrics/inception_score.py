@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from gantool.errors import GantoolError
+from gantool.errors import GantoolError, UsageError
 from gantool.metrics.base import Metric, Score
+from gantool.metrics.options import Option, declare
 from gantool.registry import register
 
 
@@ -32,12 +33,17 @@ class InceptionScore(Metric):
 
     def __init__(self, splits: int = 10) -> None:
         if splits < 1:
-            raise GantoolError(f"IS needs splits >= 1, got {splits}")
+            raise UsageError(f"IS needs splits >= 1, got {splits}")
         self.splits = splits
         self.n = 0
         self.prob_sums: torch.Tensor | None = None
         self.plogp_sums = torch.zeros(splits, dtype=torch.float64)
         self.counts = torch.zeros(splits, dtype=torch.float64)
+
+    def check_counts(self, n_fake: int, n_real: int | None) -> None:
+        if n_fake < self.splits:
+            raise UsageError(f"--is-splits {self.splits} needs at least {self.splits} samples, "
+                             f"got {n_fake}")
 
     def update(self, values: torch.Tensor, *, real: bool) -> None:
         if real:
@@ -61,5 +67,6 @@ class InceptionScore(Metric):
 
 
 @register("metric", "is", "Inception Score over splits (mean, std); higher is better")
+@declare(Option("splits", "--is-splits", 10, "IS splits", minimum=1))
 def inception_score(*, splits: int = 10) -> Metric:
     return InceptionScore(splits)

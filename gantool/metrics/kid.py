@@ -1,14 +1,16 @@
 """`kid`: Kernel Inception Distance (Binkowski et al. 2018), the unbiased MMD^2 estimate with the
 cubic polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over random subsets.
 
-Keeps up to `max_samples` features per side (the first ones fed; default 10,000).
+Keeps up to `max_samples` features per side (default 10,000): a seeded uniform random subset,
+the same one PRDC keeps (see `base.FeatureBank`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from gantool.errors import GantoolError
+from gantool.errors import GantoolError, UsageError
+from gantool.metrics.options import Option, declare
 from gantool.metrics.base import DEFAULT_MAX_SAMPLES, FeatureBank, Metric, Score
 from gantool.registry import register
 
@@ -67,11 +69,11 @@ class KID(Metric):
         max_samples: int = DEFAULT_MAX_SAMPLES,
     ) -> None:
         if subsets < 1 or subset_size < 2:
-            raise GantoolError(
+            raise UsageError(
                 f"KID needs subsets >= 1 and subset_size >= 2, got {subsets}, {subset_size}"
             )
         self.subsets, self.subset_size, self.seed = subsets, subset_size, seed
-        self.real, self.fake = FeatureBank(max_samples), FeatureBank(max_samples)
+        self.real, self.fake = FeatureBank(max_samples, seed), FeatureBank(max_samples, seed)
 
     def update(self, values: torch.Tensor, *, real: bool) -> None:
         (self.real if real else self.fake).add(values)
@@ -84,6 +86,16 @@ class KID(Metric):
 
 
 @register("metric", "kid", "Kernel Inception Distance: unbiased cubic-kernel MMD^2 over subsets")
+@declare(
+    Option("subsets", "--kid-subsets", 100, "KID subsets", minimum=1),
+    Option(
+        "subset_size",
+        "--kid-subset-size",
+        1000,
+        "samples per KID subset (shrinks to the smaller side)",
+        minimum=2,
+    ),
+)
 def kid(
     *,
     subsets: int = 100,

@@ -5,7 +5,8 @@ r_i = distance from real feature i to its k-th nearest other real feature (same 
 precision = share of fakes inside some real ball; recall = share of reals inside some fake ball;
 density = (1 / kM) sum_j #{i : fake j inside real ball i}; coverage = share of real balls holding
 at least one fake. "Inside" is a strict <, as in the reference implementation (prdc package).
-Keeps up to `max_samples` features per side (default 10,000); distances come in row blocks, so
+Keeps up to `max_samples` features per side (default 10,000), the same seeded random subset
+as KID; distances come in row blocks, so
 memory stays at one block of the distance matrix.
 """
 
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import torch
 
-from gantool.errors import GantoolError
+from gantool.errors import GantoolError, UsageError
 from gantool.metrics.base import DEFAULT_MAX_SAMPLES, FeatureBank, Metric, Score
+from gantool.metrics.options import Option, declare
 from gantool.registry import register
 
 _BLOCK = 1024
@@ -64,11 +66,19 @@ def precision_recall_density_coverage(
 class PRDC(Metric):
     name = "prdc"
 
-    def __init__(self, k: int = 5, max_samples: int = DEFAULT_MAX_SAMPLES) -> None:
+    def __init__(self, k: int = 5, max_samples: int = DEFAULT_MAX_SAMPLES, seed: int = 0) -> None:
         if k < 1:
-            raise GantoolError(f"PRDC needs k >= 1, got {k}")
-        self.k = k
-        self.real, self.fake = FeatureBank(max_samples), FeatureBank(max_samples)
+            raise UsageError(f"PRDC needs k >= 1, got {k}")
+        self.k, self.max_samples = k, max_samples
+        self.real, self.fake = FeatureBank(max_samples, seed), FeatureBank(max_samples, seed)
+
+    def check_counts(self, n_fake: int, n_real: int | None) -> None:
+        kept = min(n_fake, n_real if n_real is not None else n_fake, self.max_samples)
+        if kept <= self.k:
+            raise UsageError(
+                f"--prdc-k {self.k} needs more than {self.k} real and fake samples, "
+                f"got {n_real} real and {n_fake} fake (at most --max-samples {self.max_samples})"
+            )
 
     def update(self, values: torch.Tensor, *, real: bool) -> None:
         (self.real if real else self.fake).add(values)
@@ -82,5 +92,6 @@ class PRDC(Metric):
 
 
 @register("metric", "prdc", "precision, recall, density, coverage with k-NN balls (k=5)")
-def prdc(*, k: int = 5, max_samples: int = DEFAULT_MAX_SAMPLES) -> Metric:
-    return PRDC(k, max_samples)
+@declare(Option("k", "--prdc-k", 5, "nearest neighbours for prdc", minimum=1))
+def prdc(*, k: int = 5, max_samples: int = DEFAULT_MAX_SAMPLES, seed: int = 0) -> Metric:
+    return PRDC(k, max_samples, seed)

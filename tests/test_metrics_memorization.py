@@ -1,0 +1,96 @@
+"""memorization: copies of the training set are flagged, fresh digits are not; --show-nearest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gantool.data import load_dataset
+from gantool.metrics.memorization import Memorization, nearest_neighbour_ratios
+
+
+def test_ratios_against_a_brute_force_count():
+    gen = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(50, 3, generator=gen), torch.randn(20, 3, generator=gen)
+    rho, index = nearest_neighbour_ratios(real, fake)
+    d_real = torch.cdist(real.double(), real.double()) + torch.diag(torch.full((50,), 1e9))
+    d_fake = torch.cdist(fake.double(), real.double())
+    expected_index = d_fake.argmin(1)
+    expected = d_fake.min(1).values / d_real.min(1).values[expected_index]
+    assert torch.equal(index, expected_index) and torch.allclose(rho, expected)
+
+
+def scores(metric) -> dict:
+    return {s.name: s.value for s in metric.compute()}
+
+
+def test_copies_are_memorized_and_duplicates_do_not_break_it():
+    real = torch.randn(30, 4, generator=torch.Generator().manual_seed(1))
+    real[5] = real[4]  # a duplicated training sample: its radius is 0
+    metric = Memorization()
+    metric.update(real, real=True)
+    metric.update(real[torch.randperm(30)], real=False)
+    result = scores(metric)
+    assert result["memorized"] == 1.0 and result["authentic"] == 0.0 and result["nn_ratio"] == 0
+
+
+def test_real_digits_vs_themselves_and_mnist_test_vs_mnist_5k(cli, mnist_dir, tmp_path):
+    """On the digits features: the bundled set against itself is all copies; the 10,000 real
+    MNIST test digits (never in training) are nearly never flagged."""
+    import json
+
+    from gantool.metrics.classifier_training import read_mnist_test
+
+    images, _ = read_mnist_test(mnist_dir)
+    np.savez(tmp_path / "test.npz", data=images[:500, 0].numpy())
+    values = {}
+    for fake in ("mnist-5k", str(tmp_path / "test.npz")):
+        result = cli("evaluate", "--fake", fake, "--real", "mnist-5k", "--metrics",
+                     "memorization", "--json")
+        assert result.returncode == 0, result.stderr.decode()
+        values[fake] = json.loads(result.stdout)["metrics"]
+    assert values["mnist-5k"]["memorized"]["value"] == 1.0
+    assert values[str(tmp_path / "test.npz")]["memorized"]["value"] < 0.01
+
+
+def test_show_nearest_writes_the_closest_pairs(tmp_path, cli):
+    digits = load_dataset("mnist-5k").data[:300, 0].numpy()
+    fake = digits[:40].copy()
+    fake[20:] = 255 - fake[20:]  # half copies, half inverted (far from everything)
+    np.savez(tmp_path / "fake.npz", data=fake)
+    np.savez(tmp_path / "real.npz", data=digits)
+    out = tmp_path / "pairs.png"
+    args = ["evaluate", "--fake", str(tmp_path / "fake.npz"), "--real", str(tmp_path / "real.npz"),
+            "--metrics", "memorization", "--show-nearest", str(out)]
+    result = cli(*args)
+    assert result.returncode == 0, result.stderr.decode()
+    grid = np.asarray(Image.open(out))
+    assert grid.ndim == 2 and grid.shape[1] > 4 * 56  # four (fake, real) pairs per row
+    first_fake, first_real = grid[2:30, 2:30], grid[2:30, 31:59]
+    assert np.array_equal(first_fake, first_real)  # the closest pair: a copy and its original
+    before = out.read_bytes()
+    again = cli(*args)
+    assert again.returncode == 2 and b"exists; use --force" in again.stderr
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--metrics", "fid", "--show-nearest", "x.png"], "add it to --metrics"),
+        (["--metrics", "memorization", "--show-nearest", "x.jpg"], "must end in .png"),
+        (["--metrics", "memorization", "--memorization-threshold", "-1"], "at least 0"),
+    ],
+)
+def test_bad_memorization_options(tmp_path, capsys, extra, message):
+    from gantool.cli import main
+
+    np.savez(tmp_path / "d.npz", data=np.zeros((10, 28, 28), np.uint8))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--fake", str(tmp_path / "d.npz"), "--real", str(tmp_path / "d.npz"),
+              *[a.replace("x.", str(tmp_path / "x.")) for a in extra]])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and message in err[0]
+    assert not (tmp_path / "x.png").exists()
