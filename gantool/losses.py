@@ -143,6 +143,10 @@ _LOSSES = {
 }
 for _cls, _text in _LOSSES.items():
     register("loss", _cls.name, _text)(_cls)
+# R3GAN (Huang et al. 2024) calls the same loss RpGAN: D softplus(-(D(x) - D(G(z)))), G
+# softplus(-(D(G(z)) - D(x))) with D's current logits on the real batch (objective.g_backward).
+register("loss", "rpgan", "relativistic pairing loss, R3GAN's name for `relativistic`")(
+    Relativistic)
 
 
 def input_grad(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
