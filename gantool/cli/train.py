@@ -89,8 +89,8 @@ def train_command(
     seed: int = _opt(None, "--seed", help="Random seed (default 0).", panel=HELP_OPT),
     device: str = _opt(None, "--device", help="auto (default), cpu, cuda or mps.",
                        panel=HELP_OPT),
-    amp: bool = _opt(None, "--amp/--no-amp", help="bfloat16 mixed precision (CUDA only).",
-                     panel=HELP_OPT),
+    amp: bool = _opt(None, "--amp/--no-amp", help="bfloat16 mixed precision (CUDA, or a CPU "
+                     "with AVX512-BF16/AMX; float32 with a warning elsewhere).", panel=HELP_OPT),
     compile: bool = _opt(None, "--compile/--no-compile", help="torch.compile the training "
                          "forward passes.", panel=HELP_OPT),
     recipe: str = _opt(None, "--recipe", metavar="NAME", help="A named group of options "

@@ -105,9 +105,10 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if keep_ema else None
     noise = torch.Generator(device).manual_seed(c.seed + 1)
 
-    use_amp = c.amp and device.type == "cuda"
+    use_amp = c.amp and _bf16_autocast_runs_on(device)
     if c.amp and not use_amp:
-        warn("--amp only applies on CUDA; training in float32")
+        warn(f"--amp: {device.type} has no fast bfloat16 (CUDA, or a CPU with AVX512-BF16/AMX); "
+             "training in float32")
     if (c.augment or c.ada) and not dataset.is_image:
         warn("--augment/--ada only apply to images; ignored for 2-D points")
     ada = None
@@ -123,7 +124,7 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
         rows=world.batch_slice(c.batch_size), z_dim=G.z_dim, num_classes=num_classes,
         device=device, r1=c.r1, r2=c.r2, gp=gp, reg_every=c.reg_every,
         augment=diff_augment if c.augment and dataset.is_image else None, ada=ada,
-        autocast=(lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp
+        autocast=(lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_amp
         else nullcontext)
     # --d-steps reaches the rule only when given, so a rule without the option keeps working.
     rule = registry.create("update", c.update, d_steps=c.d_steps if c.d_steps != 1 else None)
@@ -153,6 +154,15 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
                 "arch_kwargs": arch["kwargs"]}
     return Run(c, dataset, state, objective, Fixed(z, y, n_grid, n_probe), arch, resolved,
                data_info, total)
+
+
+def _bf16_autocast_runs_on(device: torch.device) -> bool:
+    """bfloat16 autocast pays on CUDA and on CPUs with bf16 instructions (oneDNN says which)."""
+    if device.type == "cuda":
+        return True
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
 
 
 def _digit_probe(c: TrainConfig, dataset, device) -> dict:
