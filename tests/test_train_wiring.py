@@ -84,3 +84,11 @@ def test_ema_kimg_and_ada_resume_exactly(tmp_path, options):
 def test_a_recipe_sets_its_options_and_flags_win(tmp_path):
     config = build_config({}, {"recipe": "lecture", "lr_d": 1e-3})
     assert (config.arch, config.loss, config.lr_d) == ("mlp", "minimax", 1e-3)
+
+
+def test_the_monitors_digit_classifier_leaves_the_training_rng_alone():
+    from gantool.metrics.digits import load_digit_classifier
+
+    before = torch.get_rng_state()
+    load_digit_classifier()
+    assert torch.equal(torch.get_rng_state(), before)

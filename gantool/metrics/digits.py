@@ -70,7 +70,11 @@ def load_digit_classifier(path: str | Path | None = None, device: str = "cpu") -
         state = load_file(str(path), device=device)
     except Exception as exc:
         raise GantoolError(f"cannot read digit classifier weights {path}: {exc}") from None
-    model = DigitClassifier()
+    # Built under a forked RNG: its random init (overwritten at once) must not consume the
+    # caller's stream; training loads it mid-run for its monitor, and looking at a run must
+    # never change its course.
+    with torch.random.fork_rng(devices=[]):
+        model = DigitClassifier()
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
