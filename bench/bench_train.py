@@ -39,13 +39,15 @@ DIGITS = 10_000
 
 # ---- 1. gan.py as written vs gantool on gan.py's networks (whole processes)
 def lay_out_mnist(work: Path) -> Path:
-    """gan.py reads ../../data/mnist/MNIST/raw/train-*-ubyte relative to where it runs."""
+    """gan.py reads ../../data/mnist/MNIST/raw/train-*-ubyte relative to where it runs
+    (torchvision checks that the t10k files are there too, so both names hold the 10,000)."""
     raw = work / "data" / "mnist" / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for kind in ("images-idx3", "labels-idx1"):
-        with gzip.open(MNIST / f"t10k-{kind}-ubyte.gz") as src, \
-                open(raw / f"train-{kind}-ubyte", "wb") as dst:
-            shutil.copyfileobj(src, dst)
+    for split in ("train", "t10k"):
+        for kind in ("images-idx3", "labels-idx1"):
+            with gzip.open(MNIST / f"t10k-{kind}-ubyte.gz") as src, \
+                    open(raw / f"{split}-{kind}-ubyte", "wb") as dst:
+                shutil.copyfileobj(src, dst)
     run_in = work / "implementations" / "gan"
     run_in.mkdir(parents=True)
     return run_in
@@ -62,17 +64,13 @@ def gan_py_vs_gantool(gan_py: Path, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_in = lay_out_mnist(Path(tmp))
         shutil.copy(gan_py, run_in / "gan.py")
-        data_root = Path(tmp) / "data" / "mnist" / "MNIST" / "raw"
-        (data_root.parent.parent / "idx").mkdir()
-        for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
-            shutil.copy(MNIST / name, data_root.parent.parent / "idx" / name)
 
         def ref(epochs):
             return [sys.executable, "gan.py", "--n_epochs", str(epochs)]
 
         def ours(epochs, name):
             return [sys.executable, "-m", "gantool", "train", "--arch", "gan-mlp", "--dataset",
-                    "mnist", "--data-root", str(data_root.parent.parent / "idx"), "--epochs",
+                    "mnist", "--data-root", str(MNIST), "--epochs",
                     str(epochs), "--runs-root", str(Path(tmp) / "runs"), "--name", name]
 
         times = {key: [] for key in ("ref1", "ref4", "ours1", "ours4")}
