@@ -55,6 +55,11 @@ EXPECTED = {
         -mean(math.log(sig(r - f)) for r, f in zip(REAL, FAKE, strict=True)),
         -mean(math.log(sig(f - r)) for r, f in zip(REAL, FAKE, strict=True)),
     ),
+    # R3GAN's RpGAN, written as its paper does: D softplus(-(r - f)), G softplus(-(f - r)).
+    "rpgan": (
+        mean(math.log1p(math.exp(-(r - f))) for r, f in zip(REAL, FAKE, strict=True)),
+        mean(math.log1p(math.exp(-(f - r))) for r, f in zip(REAL, FAKE, strict=True)),
+    ),
 }
 
 
