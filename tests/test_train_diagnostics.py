@@ -17,6 +17,7 @@ from gantool.train.diagnostics import (
     digit_histogram,
     mode_coverage,
     pairwise_diversity,
+    untrained_until,
 )
 from gantool.train.distributed import World
 
@@ -295,3 +296,58 @@ def test_the_default_runs_skewed_histogram_is_silent_and_the_ema_runs_fires():
         raised = monitor.observe(r)
         assert r["diag"]["mode_collapse"] is flagged and bool(raised) is flagged
         assert (r["digit_kl"] >= KL_COLLAPSE) is flagged
+
+
+# Measured on the 256 probe samples of `gantool train --dataset mnist --data-root
+# /work/shared/data/mnist --steps 500` (the MNIST integration test's run; CPU, seed 0): its grid at
+# step 500 is visibly one shape, all classified "8", with diversity 0.16 of the real data's; at
+# step 100 the samples are still the untrained G's blobs (diversity 0.10, "8" and "3").
+COLLAPSED_MNIST_500 = {"step": 500, "hist": [0, 0, 0, 0, 0, 0, 0, 0, 256, 0], "diversity": 0.162}
+UNTRAINED_MNIST_100 = {"step": 100, "hist": [0, 0, 0, 90, 0, 0, 0, 0, 166, 0], "diversity": 0.098}
+# The real MNIST test digits' histogram (the data the run trained on), for the KL.
+MNIST_TEST_HIST = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def judged_probe(measured, monitor=None):
+    """A record as the loop makes it, from a probe's measured digit counts and diversity."""
+    probabilities = probabilities_for(measured["hist"])
+    total = sum(MNIST_TEST_HIST)
+    monitor = monitor or FailureMonitor(class_probs_fn=lambda x: probabilities,
+                                        data_class_hist=[n / total for n in MNIST_TEST_HIST])
+    r = {**record(measured["step"]), "diversity": measured["diversity"]}
+    monitor.measure_samples(torch.zeros(256, 1, 28, 28), r)
+    return r, monitor.observe(r)
+
+
+def test_a_collapsed_g_making_one_digit_is_flagged_despite_its_low_diversity():
+    r, raised = judged_probe(COLLAPSED_MNIST_500)
+    assert r["digit_kl"] == pytest.approx(2.33, abs=0.01)  # what the run's summary said
+    assert r["diversity"] < MIN_DIVERSITY_FOR_CLASSES
+    assert r["diag"]["mode_collapse"] is True
+    assert len(raised) == 1 and raised[0].startswith("mode collapse at step 500: digit 8 makes "
+                                                     "100% of the samples")
+
+
+def test_an_untrained_gs_blobs_at_step_100_are_not_flagged():
+    r, raised = judged_probe(UNTRAINED_MNIST_100)
+    assert r["digit_kl"] > KL_COLLAPSE and r["digit_top3_share"] == 1.0  # alike, far from data
+    assert r["diag"]["mode_collapse"] is False and raised == []
+
+
+def test_real_digits_histogram_is_not_flagged_at_any_step():
+    real = {"hist": [26, 27, 26, 25, 24, 23, 25, 27, 26, 27], "diversity": 1.0}
+    for step in (100, 500, 5000):
+        r, raised = judged_probe({**real, "step": step})
+        assert r["diag"]["mode_collapse"] is False and raised == []
+
+
+def test_the_untrained_stage_lasts_longer_for_the_ema_g_that_is_sampled():
+    assert untrained_until(64) == 400
+    assert untrained_until(256) == 100  # the same 25,600 images
+    assert untrained_until(64, ema=0.999) == 400 + 999  # the EMA's weights are ~999 steps old
+    assert 400 < untrained_until(64, ema_kimg=10) < 440  # the ramped half-life trails by <8%
+    # The --ema 0.999 run at step 1000: all "8", the EMA still near the untrained G: silent.
+    monitor = FailureMonitor(class_probs_fn=lambda x: probabilities_for([0] * 8 + [256, 0]),
+                             warmup_step=untrained_until(64, ema=0.999))
+    r, raised = judged_probe({**COLLAPSED_MNIST_500, "step": 1000, "diversity": 0.11}, monitor)
+    assert raised == [] and r["diag"]["mode_collapse"] is False

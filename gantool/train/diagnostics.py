@@ -28,13 +28,21 @@ WINDOW = 20  # logged steps over which non-convergence is judged
 COLLAPSE_DIVERSITY = 0.5  # images: collapse when diversity < 50% of the real data's
 # Digits: partial collapse when the top 3 digits make 75% or more of the 256 probe samples
 # (30% in MNIST) and the class histogram is 0.65 nats or more from the data's (5 of 10 digits
-# missing is 0.69), once the samples differ from one another (an untrained G's alike blobs are
-# all "8"). Set from measured runs (docs/howto/diagnostics.md): real digits 0.33 / 0.02; the
-# default mlp run at steps 3000-5000 0.61-0.76 / 0.32-0.63; the `--ema 0.999` run (visibly 1s,
-# 7s and 9s) 0.76-0.96 / 0.70-1.32 from step 2000 on. The margin between the last two is small.
+# missing is 0.69), once G is past its untrained start. Set from measured runs
+# (docs/howto/diagnostics.md): real digits 0.33 / 0.02; the default mlp run at steps 3000-5000
+# 0.61-0.76 / 0.32-0.63; the `--ema 0.999` run (visibly 1s, 7s and 9s) 0.76-0.96 / 0.70-1.32
+# from step 2000 on. The margin between the last two is small.
 TOP3_COLLAPSE = 0.75
 KL_COLLAPSE = 0.65
+# An untrained G's samples are alike blobs that the classifier calls "8" (or "2", "3"): that is
+# immaturity, not collapse. G counts as untrained until its samples differ from one another
+# (diversity >= 0.2) or it has trained on WARMUP_IMAGES images, whichever comes first. Measured
+# (docs/howto/diagnostics.md): blobs up to step 300 at batch 64 in the default mnist-5k and mnist
+# runs (diversity 0.10-0.13); the mnist run is one visible shape from step 300 and stays there
+# (diversity 0.14-0.16, all "8"), so diversity alone cannot tell the two apart, nor can the
+# classifier's confidence (0.34-0.65 on blobs, 0.55-0.57 on the collapsed shape).
 MIN_DIVERSITY_FOR_CLASSES = 0.2
+WARMUP_IMAGES = 25_600  # 400 steps at the default batch of 64
 DIGIT_DATASETS = frozenset({"mnist-5k", "mnist", "stacked-mnist"})
 # D "wins": a 95% confident D (sigmoid losses, relativistic), or real and fake critic scores
 # 3 pooled standard deviations apart (wgan, wgan-gp, lsgan, unknown losses).
@@ -162,6 +170,21 @@ def class_measures(probabilities: torch.Tensor, data_hist: list[float] | None) -
             "digit_top3_data": float(q[top].sum())}
 
 
+def untrained_until(batch_size: int, ema: float = 0.0, ema_kimg: float = 0.0,
+                    rampup: float = 0.05) -> int:
+    """The step from which the G that the monitor samples has trained on WARMUP_IMAGES images.
+
+    With an EMA the sampled G trails the trained one by the mean age of its weights:
+    ema / (1 - ema) steps for a fixed decay (999 for 0.999), and at most rampup / ln 2 of the
+    steps so far (7%) for StyleGAN2's ramped half-life (state.ema_beta)."""
+    steps = math.ceil(WARMUP_IMAGES / batch_size)
+    if ema:
+        return steps + round(ema / (1 - ema))
+    if ema_kimg:
+        return math.ceil(steps / (1 - rampup / math.log(2)))
+    return steps
+
+
 def d_wins(loss: str, r: dict) -> str | None:
     """How D wins under `loss` in record `r` (a phrase for the warning), or None.
 
@@ -206,6 +229,8 @@ class FailureMonitor:
     class_probs_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
     data_class_hist: list[float] | None = None
     ada: object | None = None  # an AdaptiveAugment: its ada_p / ada_rt go into each record
+    # The first step at which the sampled G no longer counts as untrained (untrained_until()).
+    warmup_step: int = WARMUP_IMAGES // 64
     history: dict[str, list[float]] = field(default_factory=lambda: {"loss_g": [], "loss_d": []})
     peak_grad_g: float = 0.0
     active: dict[str, bool] = field(default_factory=dict)
@@ -305,7 +330,7 @@ class FailureMonitor:
         return self._digits_collapsed(r, at) or self._diversity_fell(r, at)
 
     def _digits_collapsed(self, r: dict, at: str) -> str:
-        if "digit_hist" not in r or r.get("diversity", 1.0) < MIN_DIVERSITY_FOR_CLASSES:
+        if "digit_hist" not in r or self._untrained(r):
             return ""
         if r["digit_top3_share"] < TOP3_COLLAPSE or r["digit_kl"] < KL_COLLAPSE:
             return ""
@@ -318,6 +343,11 @@ class FailureMonitor:
                 f"{100 * r['digit_top3_share']:.0f}% of the samples (the data: "
                 f"{100 * r['digit_top3_data']:.0f}%), KL to the data's digit histogram "
                 f"{r['digit_kl']:.2f}{gone}")
+
+    def _untrained(self, r: dict) -> bool:
+        """Alike samples early in training: an untrained G's blobs, not a collapse."""
+        return (r.get("diversity", 1.0) < MIN_DIVERSITY_FOR_CLASSES
+                and r["step"] < self.warmup_step)
 
     def _diversity_fell(self, r: dict, at: str) -> str:
         if "diversity" not in r:
