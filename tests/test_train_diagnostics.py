@@ -261,9 +261,42 @@ def test_ada_rt_is_the_overfitting_signal():
     assert r["ada_rt"] == pytest.approx(0.8) and r["diag"]["overfitting"] is False
     ada.observe(torch.ones(10))
     ada.update(64)
-    raised = monitor.observe(record(3))
-    assert len(raised) == 1 and raised[0].startswith("overfitting at step 3: r_t")
-    assert "--augment" in raised[0]
+    assert monitor.observe(record(3)) == []  # one log is not yet evidence (below)
+    for step in range(4, 7):
+        ada.observe(torch.ones(10))
+        ada.update(64)
+        raised = monitor.observe(record(step))
+    # r_t over the last 5 logs: 0.8, 1, 1, 1, 1
+    assert len(raised) == 1 and raised[0].startswith("overfitting at step 6: r_t")
+    assert "averages 0.96 over the last 5 logs" in raised[0] and "--augment" in raised[0]
+
+
+def rt_records(values):
+    return [{**record(50 * (i + 1)), "ada_rt": rt, "ada_p": 0.01 * i}
+            for i, rt in enumerate(values)]
+
+
+def test_overfitting_needs_a_high_rt_over_a_window_not_one_noisy_log():
+    # r_t as logged every 50 steps by `gantool train --ada --steps 1000 --log-every 50`: 1.00 at
+    # the start (D beats the untrained G), single logs of 0.87 and 0.85 later; never overfitting.
+    measured = [1.0, 0.45, 0.75, 0.87, 0.71, 0.63, 0.66, 0.66, 0.68, 0.85,
+                0.76, 0.74, 0.55, 0.70, 0.73, 0.62, 0.72, 0.66, 0.77, 0.68]
+    monitor = FailureMonitor(loss="non-saturating")
+    for r in rt_records(measured):
+        assert monitor.observe(r) == [] and r["diag"]["overfitting"] is False
+    assert monitor.judged["overfitting"] == 20 and "overfitting" not in monitor.counts
+
+
+def test_a_d_that_stays_sure_of_the_training_images_is_flagged_after_the_window():
+    monitor = FailureMonitor(loss="non-saturating")
+    flags = [bool(monitor.observe(r)) for r in rt_records([0.7, 0.9, 0.95, 0.97, 0.98, 0.99])]
+    assert flags == [False, False, False, False, True, False]  # warned once, when it appears
+    state = monitor.state_dict()
+    resumed = FailureMonitor(loss="non-saturating")
+    resumed.load_state_dict(state)  # the window survives a resume
+    r = rt_records([0.7] * 7)[-1]
+    resumed.observe(r)
+    assert r["diag"]["overfitting"] is True and r["ada_rt_mean"] == pytest.approx(0.918)
 
 
 def test_only_drawn_digits_are_named():
