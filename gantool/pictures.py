@@ -114,14 +114,23 @@ def save_scatter(points: np.ndarray, path: str | Path, *, real: np.ndarray | Non
     plt.close(fig)
 
 
+# --eval-every's curves in losses.png: (key, label) on the left axis, then on the right one.
+EVAL_CURVES = {"fid": (("fid", "FID (lower is better)"), ("is", "IS")),
+               "modes": (("modes", "modes hit"), ("high_quality", "high-quality share"))}
+
+
 def save_losses_plot(records: list[dict], path: str | Path) -> None:
-    """losses.png: D and G losses and D(x), D(G(z)) over the logged steps."""
+    """losses.png: D and G losses and D(x), D(G(z)) over the logged steps, and with
+    --eval-every a third panel of the evaluation's curves (FID and IS, or mode coverage)."""
     rows = [r for r in records if "loss_d" in r]
     if not rows:
         return
     plt = _pyplot()
     steps = [r["step"] for r in rows]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), dpi=100, sharex=True)
+    evals = [r for r in rows if isinstance(r.get("eval"), dict)]
+    panels = 3 if evals else 2
+    fig, axes = plt.subplots(panels, 1, figsize=(6, 2.5 * panels), dpi=100, sharex=True)
+    top, bottom = axes[0], axes[1]
     top.plot(steps, [r["loss_d"] for r in rows], label="D loss")
     top.plot(steps, [r["loss_g"] for r in rows], label="G loss")
     top.set_ylabel("loss")
@@ -129,12 +138,34 @@ def save_losses_plot(records: list[dict], path: str | Path) -> None:
     bottom.plot(steps, [r["d_real"] for r in rows], label="D(x)")
     bottom.plot(steps, [r["d_fake"] for r in rows], label="D(G(z))")
     bottom.set_ylim(-0.02, 1.02)
-    bottom.set_xlabel("step")
     bottom.legend(fontsize=8)
+    if evals:
+        _eval_panel(axes[2], evals)
+    axes[-1].set_xlabel("step")
     fig.tight_layout()
     with atomic_write(path) as handle:
         fig.savefig(handle, format="png")
     plt.close(fig)
+
+
+def _eval_panel(ax, evals: list[dict]) -> None:
+    """The headline metric on the left axis (best step marked), the second one on the right."""
+    headline = "fid" if evals[0]["eval"].get("fid") is not None else "modes"
+    (key, label), (key2, label2) = EVAL_CURVES[headline]
+    steps = [r["step"] for r in evals]
+    ax.plot(steps, [r["eval"].get(key) for r in evals], "o-", ms=3, c="#1f77b4", label=label)
+    best = [r for r in evals if r["eval"].get("best")]
+    if best:
+        ax.plot(best[-1]["step"], best[-1]["eval"][key], "*", ms=12, c="#d62728",
+                label=f"best (step {best[-1]['step']})")
+    ax.set_ylabel(label, fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
+    if any(r["eval"].get(key2) is not None for r in evals):
+        right = ax.twinx()
+        right.plot(steps, [r["eval"].get(key2) for r in evals], "s--", ms=3, c="#2ca02c",
+                   label=label2)
+        right.set_ylabel(label2, fontsize=8)
+        right.legend(fontsize=8, loc="upper right")
 
 
 def save_progress_gif(frames: list[Path], path: str | Path, ms_per_frame: int = 400) -> None:

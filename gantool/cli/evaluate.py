@@ -32,7 +32,8 @@ def evaluate_command(
     checkpoint: Path = typer.Option(
         None,
         "--checkpoint",
-        help="Draw --n fake samples from this checkpoint file.",
+        help="Draw --n fake samples from this checkpoint file, or best: the best checkpoint "
+        "of --run (train --eval-every keeps it).",
         show_default=False,
     ),
     n: int = typer.Option(10_000, "--n", help="How many samples to draw from --run/--checkpoint."),
@@ -175,10 +176,11 @@ def evaluate_command(
     names = [name.strip() for name in metrics.split(",") if name.strip()]
     if not names:
         raise UsageError("--metrics is empty; give e.g. fid,kid")
+    best = checkpoint is not None and str(checkpoint) == "best" and not checkpoint.exists()
     given = [
         flag
         for flag, value in (("--fake", fake), ("--run", run), ("--checkpoint", checkpoint))
-        if value is not None
+        if value is not None and not (best and flag == "--run")  # --run X --checkpoint best
     ]
     if len(given) > 1:
         raise UsageError(f"give one of {', '.join(given)}, not several")
@@ -304,10 +306,9 @@ def _progress_bar():
 
 def _generator_source(run, checkpoint, runs_root, n, seed, ema, device):
     from gantool.metrics import sources
-    from gantool.train.checkpoint import load_generator
-    from gantool.train.rundir import resolve_run
+    from gantool.train.checkpoint import chosen_checkpoint, load_generator
 
-    path = checkpoint if checkpoint is not None else resolve_run(run, runs_root)
+    path = chosen_checkpoint(checkpoint, run, runs_root)
     G, meta = load_generator(path, device=device, ema=ema)
     return sources.from_generator(G, meta, n, seed=seed, device=device)
 

@@ -21,7 +21,8 @@ def sample_command(
     run: str = typer.Option(None, "--run", help="Run directory or name under --runs-root "
                             "(default: runs/latest).", show_default=False),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="A checkpoint file instead "
-                                    "of a run.", show_default=False),
+                                    "of a run, or best: the best checkpoint of --run (train "
+                                    "--eval-every keeps it).", show_default=False),
     n: int = typer.Option(64, "--n", help="How many samples."),
     format: str = typer.Option("grid", "--format", help="grid (one PNG), png (a file per "
                                "image), npz, npy, or csv (2-D points)."),
@@ -62,18 +63,15 @@ def sample_command(
         raise UsageError("--batch-size must be at least 1")
     if interpolate is not None and interpolate < 1:
         raise UsageError("--interpolate must be at least 1")
-    if run is not None and checkpoint is not None:
-        raise UsageError("give --run or --checkpoint, not both")
     out = out or sample_output.DEFAULT_OUT.get(format, "")
     count = n if interpolate is None else interpolate * INTERPOLATION_STEPS
     sample_output.check_target(out, format, count, force)
     scale = _grid_scale(grid_scale, format)
 
     from gantool.devices import resolve_device
-    from gantool.train.checkpoint import load_generator
-    from gantool.train.rundir import resolve_run
+    from gantool.train.checkpoint import chosen_checkpoint, load_generator
 
-    source = checkpoint if checkpoint is not None else resolve_run(run, runs_root)
+    source = chosen_checkpoint(checkpoint, run, runs_root)
     dev = resolve_device(device)
     G, meta = load_generator(source, device=dev, ema=ema)
     is_image = len(G.sample_shape) == 3

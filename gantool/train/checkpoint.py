@@ -2,6 +2,7 @@
 
     <run>/checkpoints/step-000500.pt   torch.save of a plain dict (no pickled classes)
     <run>/checkpoints/last             text: the file name of the newest complete checkpoint
+    <run>/checkpoints/best.pt          with --eval-every: the weights that scored best so far
 
 Each file is written to a temp name, fsynced and renamed; only then is `last` replaced the same
 way, and only then are checkpoints beyond the newest `keep_last` deleted. A process killed at
@@ -25,6 +26,7 @@ from gantool.io import atomic_write
 FORMAT = "gantool-checkpoint"
 VERSION = 1
 LAST = "last"
+BEST = "best.pt"  # the best G by --eval-every's headline metric; never pruned (not step-*.pt)
 _STEP_FILE = re.compile(r"^step-(\d+)\.pt$")
 
 
@@ -55,6 +57,38 @@ def save_checkpoint(ckpt_dir: Path, step: int, state: dict[str, Any], keep_last:
     for _, old in list_checkpoints(ckpt_dir)[:-keep_last]:
         old.unlink(missing_ok=True)
     return path
+
+
+def save_best(ckpt_dir: Path, step: int, state: dict[str, Any]) -> Path:
+    """Write `state` (weights and what sampling needs) atomically as best.pt."""
+    import torch
+
+    path = Path(ckpt_dir) / BEST
+    with atomic_write(path) as handle:
+        torch.save({"format": FORMAT, "version": VERSION, "step": step, **state}, handle)
+    return path
+
+
+def best_checkpoint(run_dir: Path) -> Path:
+    """<run>/checkpoints/best.pt, or a UsageError saying how a run gets one."""
+    path = Path(run_dir) / "checkpoints" / BEST
+    if not path.is_file():
+        raise UsageError(f"{run_dir} has no best checkpoint ({path}): it is written by "
+                         "gantool train --eval-every N")
+    return path
+
+
+def chosen_checkpoint(checkpoint: str | Path | None, run: str | None,
+                      runs_root: str | Path) -> Path:
+    """What sample's and evaluate's --checkpoint / --run name: a checkpoint file, `best` (the
+    best checkpoint of --run, default runs/latest, unless a file is called `best`), or a run."""
+    from gantool.train.rundir import resolve_run
+
+    if checkpoint is not None and str(checkpoint) == "best" and not Path(checkpoint).exists():
+        return best_checkpoint(resolve_run(run, runs_root))
+    if checkpoint is not None and run is not None:
+        raise UsageError("give --run or --checkpoint, not both (except --checkpoint best)")
+    return Path(checkpoint) if checkpoint is not None else resolve_run(run, runs_root)
 
 
 def remove_stale_temps(ckpt_dir: Path) -> None:

@@ -67,6 +67,8 @@ class TrainConfig:
     checkpoint_every: int = 1000
     keep_last: int = 3
     log_every: int = 100
+    eval_every: int | None = None  # None: off; else FID/IS/mode coverage every N steps
+    eval_samples: int | None = None  # None: 2,000 on digits, 2,500 on 2-D mixtures
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -76,7 +78,8 @@ class TrainConfig:
 OPTION_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 # What may differ on --resume: cadence and how far to go, never what is being trained.
 RESUMABLE = {"steps", "epochs", "sample_every", "checkpoint_every", "keep_last", "log_every",
-             "compile", "device", "data_root", "download", "runs_root", "tensorboard"}
+             "compile", "device", "data_root", "download", "runs_root", "tensorboard",
+             "eval_every"}
 
 
 def option_name(key: str) -> str:
@@ -220,6 +223,13 @@ def validate(c: TrainConfig) -> None:
                 "reg_every"):
         need(getattr(c, key) >= 1, f"--{option_name(key)} must be at least 1")
     need(c.keep_last >= 1, "--keep-last must be at least 1")
+    need(c.eval_every is None or c.eval_every >= 1,
+         f"--eval-every must be at least 1 (evaluate every N steps), got {c.eval_every}; "
+         "leave it out to train without in-training evaluation")
+    need(c.eval_samples is None or c.eval_samples >= 10,
+         f"--eval-samples must be at least 10 (IS uses 10 splits), got {c.eval_samples}")
+    need(c.eval_samples is None or c.eval_every is not None,
+         "--eval-samples sets how many samples --eval-every draws: give --eval-every N too")
     for key in ("lr_g", "lr_d"):
         value = getattr(c, key)
         need(math.isfinite(value) and value > 0, f"--{option_name(key)} must be a positive number")

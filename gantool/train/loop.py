@@ -110,6 +110,9 @@ def _train(c: TrainConfig, run_dir: Path, resuming: bool, log: Reporter, world: 
                                                                        default=str) + "\n```",
                                    s.step)
     s.log.open(s.step if resuming else None)
+    if s.evaluator is not None and world.is_main:
+        for note in s.evaluator.prepare(run_dir):
+            log.info(note)
     try:
         _loop(run, run_dir, resuming, log)
     except Interrupted as exc:
@@ -148,8 +151,10 @@ def _loop(run: setup.Run, run_dir: Path, resuming: bool, log: Reporter) -> None:
             if stopping and stop.signum is None:
                 stop.signum = signal.SIGTERM
             last = s.step == run.total
-            if s.step % c.log_every == 0 or last or stopping:
-                _log_step(run, run_dir, log)
+            # An evaluation lands in the metrics record of its step, so that step is logged.
+            evaluating = s.evaluator is not None and (s.step % c.eval_every == 0 or last)
+            if s.step % c.log_every == 0 or last or stopping or evaluating:
+                _log_step(run, run_dir, log, evaluating)
             if s.step % c.sample_every == 0 or last:
                 _snapshot(run, run_dir)
             if stopping:
@@ -169,10 +174,14 @@ def _write_summary(run: setup.Run, run_dir: Path, status: str, reason: str | Non
     if not s.world.is_main:
         return
     records = s.log.records
-    write_json(run_dir / "summary.json", {
+    summary = {
         "status": status, "reason": reason, "steps": s.step, "planned_steps": run.total,
         "last": records[-1] if records else None,
-        "diagnostics": s.monitor.state_dict()["counts"], "checks": s.monitor.checks})
+        "diagnostics": s.monitor.state_dict()["counts"], "checks": s.monitor.checks}
+    if s.evaluator is not None and s.evaluator.best is not None:
+        summary["best"] = {**s.evaluator.best,
+                           "path": str(run_dir / "checkpoints" / ckpt.BEST)}
+    write_json(run_dir / "summary.json", summary)
 
 
 # ---- resume, checks on the run directory
@@ -231,7 +240,7 @@ def _remove_dirs(run_dir: Path, created: list[Path]) -> None:
 
 
 # ---- log, look, save
-def _log_step(run: setup.Run, run_dir: Path, log: Reporter) -> None:
+def _log_step(run: setup.Run, run_dir: Path, log: Reporter, evaluating: bool = False) -> None:
     s, world = run.state, run.state.world
     means = s.log.means()
     if world.size > 1:
@@ -249,10 +258,35 @@ def _log_step(run: setup.Run, run_dir: Path, log: Reporter) -> None:
     s.monitor.measure_samples(probe, record)
     for warning in s.monitor.observe(record):
         log.warn(warning)
+    if evaluating and world.is_main:
+        _evaluate(run, run_dir, log, record)
     if world.is_main:
         s.log.write(record)
     log.log(record)
     s.log.reset()
+
+
+def _evaluate(run: setup.Run, run_dir: Path, log: Reporter, record: dict) -> None:
+    """--eval-every: score the sampled G into the record; keep it as best.pt if it is the best."""
+    s = run.state
+    if not s.weights_finite():
+        return  # nothing to score; the next checkpoint stops the run, on every rank
+    G = s.G_ema if s.G_ema is not None else s.G
+    meta = {"dataset": run.config.dataset, "data_info": run.data_info, "step": s.step,
+            "path": str(run_dir)}
+    scores, notes = s.evaluator(G, meta)
+    if not s.evaluator.notes_shown:  # evaluate's notes are the same every time: show them once
+        for note in notes:
+            log.info(f"--eval-every: {note}")
+        s.evaluator.notes_shown = True
+    scores["best"] = s.evaluator.improved(s.step, scores)
+    record["eval"] = scores
+    if scores["best"]:
+        ckpt.save_best(run_dir / "checkpoints", s.step, {
+            "config": run.resolved, "arch": run.arch, "data_info": run.data_info,
+            "G": s.G.state_dict(), "D": s.D.state_dict(),
+            "G_ema": s.G_ema.state_dict() if s.G_ema is not None else None,
+            "eval": s.evaluator.best})
 
 
 def _snapshot(run: setup.Run, run_dir: Path) -> None:

@@ -22,10 +22,26 @@ def format_record(r: dict, total: int) -> str:
                      f"{100 * r['near_share']:.0f}% of samples)")
     if "diversity" in r:
         parts.append(f"diversity {100 * r['diversity']:.0f}%")
+    if "eval" in r:
+        parts.append(format_eval(r["eval"]))
     flags = [k for k, on in r.get("diag", {}).items() if on]
     if flags:
         parts.append("WARN " + ",".join(flags))
     return " | ".join(parts)
+
+
+def format_eval(e: dict) -> str:
+    """--eval-every's scores in a log line, e.g. `eval FID 41.2 IS 6.31 modes 10/10 (best)`."""
+    parts = []
+    if e.get("fid") is not None:
+        parts.append(f"FID {e['fid']:.3g}")
+    if e.get("is") is not None:
+        parts.append(f"IS {e['is']:.3g}")
+    if e.get("modes") is not None:
+        parts.append(f"modes {e['modes']}/{e.get('modes_total', '?')}")
+    if e.get("high_quality") is not None:
+        parts.append(f"{100 * e['high_quality']:.0f}% high quality")
+    return "eval " + " ".join(parts) + (" (best)" if e.get("best") else "")
 
 
 class Reporter:

@@ -142,10 +142,16 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
         real = _real_sample(dataset, n_probe, fixed_gen)
         monitor.real_diversity = pairwise_diversity(dataset.to_model(real))
 
+    evaluator = None
+    if c.eval_every is not None:  # refused here, before a step, on data it is not defined for
+        from gantool.train.evals import TrainingEval
+
+        evaluator = TrainingEval(c.dataset, dataset, c.eval_samples, device)
     state = TrainingState(G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d, batches=batches,
                           monitor=monitor, log=MetricsLog(None, device), rule=rule, noise=noise,
                           world=world, device=device, seed=c.seed, ema_decay=c.ema,
-                          ema_kimg=c.ema_kimg, batch_size=c.batch_size, ada=ada)
+                          ema_kimg=c.ema_kimg, batch_size=c.batch_size, ada=ada,
+                          evaluator=evaluator)
     if world.size > 1:
         reseed_global(c.seed, world.rank, 0)
     data_info = {"is_image": dataset.is_image, "num_samples": len(dataset),

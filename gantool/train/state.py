@@ -66,6 +66,7 @@ class TrainingState:
     ema_kimg: float = 0.0  # when set, the decay follows this half-life instead of ema_decay
     batch_size: int = 0
     ada: object | None = None  # an AdaptiveAugment, when --ada
+    evaluator: object | None = None  # a TrainingEval, when --eval-every (its best so far)
     step: int = 0
     d_updates: int = 0
     stop_flag: torch.Tensor = field(default_factory=lambda: torch.zeros(1))
@@ -100,6 +101,7 @@ class TrainingState:
             "log": self.log.state_dict(), "update_rule": self.rule.state_dict(),
             "d_updates": self.d_updates,
             "ada": self.ada.state_dict() if self.ada is not None else None,
+            "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
             "rng": {"torch": torch_states[0], "torch_ranks": torch_states,
                     "noise": self.noise.get_state().cpu(), "noise_device": self.device.type,
                     "cuda": torch.cuda.get_rng_state() if self.device.type == "cuda" else None},
@@ -123,6 +125,8 @@ class TrainingState:
         self.rule.load_state_dict(state.get("update_rule", {}))
         if self.ada is not None and state.get("ada") is not None:
             self.ada.load_state_dict(state["ada"])
+        if self.evaluator is not None and state.get("eval") is not None:
+            self.evaluator.load_state_dict(state["eval"])
         rng, rank = state["rng"], self.world.rank
         ranks = rng.get("torch_ranks") or [rng["torch"]]
         if rank < len(ranks) and len(ranks) in (1, self.world.size):
