@@ -123,8 +123,9 @@ def train_command(
                            "losses.png; the best G is kept in checkpoints/best.pt (default: "
                            "off).", panel=HELP_RUN),
     eval_samples: int = _opt(None, "--eval-samples", metavar="N", help="Samples per "
-                             "--eval-every evaluation (default 2000 on digits, ~1.5 s on a CPU "
-                             "core; 2500 on 2-D mixtures).", panel=HELP_RUN),
+                             "--eval-every evaluation, at least 10 (default 1000 on digits, "
+                             "about 10 s on one CPU core; 2500 on 2-D mixtures).",
+                             panel=HELP_RUN),
     resume: str = _opt(None, "--resume", metavar="RUN", help="Continue RUN (a path, a name "
                        "under --runs-root, or 'latest') exactly where it stopped.",
                        panel=HELP_RUN),

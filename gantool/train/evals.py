@@ -25,14 +25,14 @@ import torch
 
 from gantool.errors import UsageError
 
-DIGIT_SAMPLES = 1000  # ~10 s per evaluation on one loaded CPU core (docs/train.md)
+DIGIT_SAMPLES = 1000  # 8-9 s per evaluation on one loaded CPU core (docs/train.md)
 DIGIT_DATASETS = ("mnist-5k", "mnist", "stacked-mnist")
 DIGIT_METRICS = ["fid", "is", "mode-coverage"]
 MIXTURE_METRICS = ["mode-coverage"]
 MIN_SAMPLES = 10  # IS's 10 splits need 10 samples
 SEED = 0  # gantool evaluate's default --seed: the same samples as a later evaluate
 REFERENCE_FILE = "eval-reference.npz"
-# The digit classifier runs in float64 (evaluate's protocol): 10,000 images take ~80 s on one
+# The digit classifier runs in float64 (evaluate's protocol): 10,000 images take ~90 s on one
 # loaded CPU core, stacked-mnist's 50,000 x 3 digits would take 20 minutes.
 REFERENCE_MAX = 10_000
 SHIPPED_REFERENCE = "mnist-5k"  # gantool/weights/stats-mnist-5k-digits.npz
