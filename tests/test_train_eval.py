@@ -141,3 +141,33 @@ def test_best_of_a_run_without_eval_every_is_explained(tmp_path, cli):
     assert proc.stderr.decode().strip().splitlines() == [
         f"Error: {run} has no best checkpoint ({run}/checkpoints/best.pt): it is written by "
         "gantool train --eval-every N"]
+
+
+def test_best_is_the_lowest_fid_or_the_most_modes_then_the_highest_quality():
+    from gantool.data import load_dataset
+    from gantool.train.evals import TrainingEval
+
+    digits = TrainingEval("mnist-5k", load_dataset("mnist-5k"), 20, "cpu")
+    marks = [digits.improved(step, {"fid": fid}) for step, fid in
+             ((1, 50.0), (2, 60.0), (3, 40.0), (4, 40.0))]
+    assert marks == [True, False, True, False] and digits.best["step"] == 3  # ties keep the first
+    ring = TrainingEval("ring8", load_dataset("ring8"), None, "cpu")
+    assert ring.samples == 2500 and ring.headline == "modes"
+    marks = [ring.improved(step, {"modes": m, "high_quality": q}) for step, m, q in
+             ((1, 6, 0.9), (2, 7, 0.1), (3, 7, 0.3), (4, 6, 0.99))]
+    assert marks == [True, True, True, False] and ring.best["step"] == 3
+    # a best measured on another sample count does not carry over a resume
+    state = ring.state_dict()
+    other = TrainingEval("ring8", load_dataset("ring8"), 1000, "cpu")
+    other.load_state_dict(state)
+    assert other.best is None
+    same = TrainingEval("ring8", load_dataset("ring8"), None, "cpu")
+    same.load_state_dict(state)
+    assert same.best == ring.best
+
+
+def test_eval_every_can_be_turned_on_or_changed_when_resuming(tmp_path):
+    saved = build_config({}, {"steps": 100}).to_dict()
+    config = resume_config(saved, {"steps": 200, "eval_every": 50, "eval_samples": 100},
+                           tmp_path)
+    assert (config.eval_every, config.eval_samples) == (50, 100)

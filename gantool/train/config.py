@@ -79,7 +79,7 @@ OPTION_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 # What may differ on --resume: cadence and how far to go, never what is being trained.
 RESUMABLE = {"steps", "epochs", "sample_every", "checkpoint_every", "keep_last", "log_every",
              "compile", "device", "data_root", "download", "runs_root", "tensorboard",
-             "eval_every"}
+             "eval_every", "eval_samples"}
 
 
 def option_name(key: str) -> str:
