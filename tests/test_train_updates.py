@@ -350,3 +350,39 @@ def test_game_sim_takes_trainings_names_for_the_same_rule(tmp_path):
                     "--format", "json", "--steps", "5")
     assert base.returncode == 0, base.stderr
     assert base.stdout == same.stdout
+
+
+# ---- under torchrun (two CPU processes, gloo)
+def _torchrun(tmp_path, *args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("GANTOOL_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "gantool", "train", "--dataset", "ring8", "--device", "cpu", "--steps", "6",
+         "--log-every", "3", "--sample-every", "6", "--no-tensorboard", *args],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+
+
+@pytest.mark.slow
+def test_first_order_rules_under_torchrun_match_one_process(tmp_path):
+    """Extrapolation, the optimistic move and lookahead's jump all act on all-reduced
+    gradients and identical weights, so two processes follow one (within float reordering)."""
+    options = {"update": "lookahead", "update_options": {"base": "extragradient", "k": 2}}
+    two = _torchrun(tmp_path, "--update", "lookahead", "--update-opt", "base=extragradient",
+                    "--update-opt", "k=2", "--name", "two")
+    assert two.returncode == 0, two.stderr[-3000:]
+    state = load_checkpoint(latest_checkpoint(tmp_path / "runs" / "two"))
+    assert torch.equal(state["rank_checksums"][0], state["rank_checksums"][1])
+    one = load_checkpoint(latest_checkpoint(_run(tmp_path, "one", 6, log_every=3, **options)))
+    difference = max(float((state[part][k] - one[part][k]).abs().max())
+                     for part in ("G", "D") for k in one[part])
+    assert difference < 1e-4
+
+
+@pytest.mark.slow
+def test_consensus_under_torchrun_is_refused_with_one_error_line(tmp_path):
+    done = _torchrun(tmp_path, "--update", "consensus", "--name", "refused")
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
+    assert errors and all("not supported under torchrun" in line for line in errors)
+    assert not (tmp_path / "runs" / "refused").exists()
