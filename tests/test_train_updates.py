@@ -256,6 +256,42 @@ def test_n_steps_equal_half_then_resume_bit_for_bit(tmp_path, options):
 
 RULES = ["simultaneous", "extragradient", "optimistic", "consensus", "sga", "lookahead"]
 
+LOSSES = ["minimax", "non-saturating", "wgan", "wgan-gp", "hinge", "lsgan", "relativistic",
+          "rpgan"]
+
+
+@pytest.mark.parametrize(("rule", "options"), [
+    *[("consensus", {"loss": loss}) for loss in LOSSES],
+    ("sga", {"loss": "relativistic"}),  # G's loss reads D's real logits: part of the field
+    ("sga", {"r1": 1.0}), ("sga", {"r2": 1.0}), ("consensus", {"gp": 1.0, "reg_every": 2}),
+    ("extragradient", {"loss": "wgan"}), ("optimistic", {"loss": "wgan-gp"}),
+], ids=lambda v: v if isinstance(v, str) else "-".join(f"{k}={x}" for k, x in v.items()))
+def test_every_loss_and_penalty_trains_with_the_rules(tmp_path, rule, options):
+    """The double-backward rules differentiate through every loss and penalty (a third
+    derivative with R1/R2/GP); WGAN's clipping follows every D move."""
+    run = _run(tmp_path, "run", 2, update=rule, **options)
+    state = load_checkpoint(latest_checkpoint(run))
+    assert all(torch.isfinite(w).all() for part in ("G", "D") for w in state[part].values())
+    if options.get("loss") == "wgan":
+        assert max(float(w.abs().max()) for w in state["D"].values()) <= 0.01
+
+
+def test_a_batch_norm_discriminator_is_differentiated_twice(tmp_path):
+    """dcgan's D and G have BatchNorm: consensus differentiates the batch's loss through it."""
+    config = build_config({}, {"dataset": "mnist-5k", "arch": "dcgan", "batch_size": 4,
+                               "steps": 1, "update": "consensus", "name": "bn",
+                               "runs_root": str(tmp_path), "device": "cpu", "log_every": 1,
+                               "sample_every": 100, "tensorboard": False})
+    state = load_checkpoint(latest_checkpoint(train(config, reporter=Reporter(enabled=False))))
+    assert all(torch.isfinite(w).all() for w in state["D"].values())
+
+
+def test_train_help_lists_the_rules(tmp_path):
+    done = _gantool(tmp_path, "train", "--help")
+    text = " ".join(done.stdout.split())
+    for word in (*RULES, "--update-opt", "--optimizer", "simgd"):
+        assert word in text
+
 
 def _gantool(cwd, *args):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
