@@ -317,6 +317,7 @@ def test_gantool_train_update_runs_with_finite_losses(tmp_path, rule):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--update", "simultaneous", "--d-steps", "2"], "--d-steps applies to --update alternating"),
+    (["--update", "lookahead", "--d-steps", "2"], "--d-steps applies to lookahead over alt"),
     (["--update", "consensus", "--compile"], "drop --compile"),
     (["--update", "lookahead", "--update-opt", "base=sga", "--compile"], "drop --compile"),
     (["--update", "consensus", "--update-opt", "gamma=-1"], "--update-opt gamma must be"),

@@ -316,6 +316,9 @@ def lookahead(*, base: str = "simultaneous", k: int = rules.LOOKAHEAD_K,
     base = registry.get("update", base).name
     if base == "lookahead":
         raise UsageError("--update-opt base cannot be lookahead itself")
+    if d_steps is not None and "d_steps" not in registry.get("update", base).options():
+        raise UsageError(f"--d-steps applies to lookahead over alternating (--update-opt "
+                         f"base=alternating); its base {base} moves each player once per step")
     inner = registry.create("update", base, d_steps=d_steps, gamma=gamma, lam=lam)
     return Lookahead(inner, rules.lookahead_k(k, "--update-opt k"),
                      rules.lookahead_alpha(alpha, "--update-opt alpha"))
