@@ -55,6 +55,7 @@ class Entry:
     origin: str
     factory: Callable
     defaults: dict = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
 
     def options(self) -> list[str]:
         """The keyword options the factory takes (what `create` accepts)."""
@@ -65,6 +66,7 @@ class Entry:
 
 
 _entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+_aliases: dict[str, dict[str, str]] = {kind: {} for kind in KINDS}  # alias -> registered name
 _builtins_loaded: set[str] = set()
 _plugins_loaded = False
 _origin = BUILTIN  # who is registering right now: "built-in" or a plugin's distribution
@@ -76,9 +78,10 @@ def _check_kind(kind: str) -> None:
 
 
 def register(kind: str, name: str | None = None, description: str | None = None, *,
-             defaults: dict | None = None):
+             defaults: dict | None = None, aliases: tuple[str, ...] = ()):
     """Decorator: register a factory as `name` (default: its function name, '_' -> '-');
-    `defaults` are the options it asks of the command using it (see `Entry`)."""
+    `defaults` are the options it asks of the command using it (see `Entry`); `aliases` are
+    other names `get` accepts for it (an old spelling, another command's name for the rule)."""
     _check_kind(kind)
 
     def decorate(factory: Callable) -> Callable:
@@ -90,7 +93,10 @@ def register(kind: str, name: str | None = None, description: str | None = None,
                 f"{_origin} overrides {kind} {key!r} from {_entries[kind][key].origin}",
                 stacklevel=2,
             )
-        _entries[kind][key] = Entry(kind, key, text, _origin, factory, dict(defaults or {}))
+        _entries[kind][key] = Entry(kind, key, text, _origin, factory, dict(defaults or {}),
+                                    tuple(aliases))
+        for alias in aliases:
+            _aliases[kind][alias] = key
         return factory
 
     return decorate
@@ -182,7 +188,9 @@ def get(kind: str, name: str) -> Entry:
     known = {entry.name: entry for entry in entries(kind)}
     if name in known:
         return known[name]
-    close = difflib.get_close_matches(name, list(known), n=1)
+    if _aliases[kind].get(name) in known:
+        return known[_aliases[kind][name]]
+    close = difflib.get_close_matches(name, [*known, *_aliases[kind]], n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise UsageError(f"unknown {kind} {name!r}.{hint} Known: {', '.join(known)}")
 
@@ -194,6 +202,7 @@ def create(kind: str, name: str, /, **kwargs):
     import inspect
 
     entry = get(kind, name)
+    name = entry.name  # an alias's messages name the rule as registered
     options = {k: v for k, v in kwargs.items() if v is not None}
     params = inspect.signature(entry.factory).parameters.values()
     if not any(p.kind is p.VAR_KEYWORD for p in params):

@@ -25,8 +25,10 @@ def game_sim_command(
     update: str = typer.Option(
         "simgd", "--update", "-u", "--optimizer", "-o",
         help="The update rule, one name or a comma list: simgd, altgd, ogda, extragradient, "
-        "consensus, negative-momentum, adam, flow, sga, cgd, lookahead. "
-        "--optimizer / -o is the old name and still works.",
+        "consensus, negative-momentum, adam, flow, sga, cgd, lookahead; gantool train's "
+        "names simultaneous, alternating, optimistic are the same rules as simgd, altgd, ogda. "
+        "--optimizer / -o is the old name and still works (in gantool train, --optimizer is "
+        "the per-player step).",
     ),
     lr: float = typer.Option(0.1, "--lr", help="Step size (> 0)."),
     lr_x: float = typer.Option(
@@ -96,7 +98,8 @@ def game_sim_command(
     ),
     lookahead_base: str = typer.Option(
         None, "--lookahead-base", help="lookahead: the rule it wraps: simgd, altgd, "
-        "extragradient, consensus, sga or cgd [default: simgd].", show_default=False,
+        "extragradient, consensus, sga or cgd (or training's names) [default: simgd].",
+        show_default=False,
     ),
     lookahead_k: int = typer.Option(
         None, "--lookahead-k", help="lookahead: base steps per step [default: 5].",

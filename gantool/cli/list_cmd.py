@@ -31,6 +31,8 @@ def list_command(
         rows = []
         for e in found:
             row = {"name": e.name, "kind": e.kind, "description": e.description, "origin": e.origin}
+            if e.aliases:
+                row["aliases"] = list(e.aliases)
             options = getattr(e.factory, "options", ())  # declared at registration (metrics)
             if options:
                 row["options"] = [o.describe() for o in options]
@@ -47,5 +49,7 @@ def list_command(
         # Options declared where the component was registered (metrics: gantool/metrics/options).
         options = "; ".join(o.describe() for o in getattr(e.factory, "options", ()))
         description = e.description + (f" [{options}]" if options else "")
+        if e.aliases:  # another command's spelling of a shared rule (gantool/rules.py)
+            description += f" (also: {', '.join(e.aliases)})"
         table.add_row(e.name, e.kind, description, e.origin)
     Console(soft_wrap=not sys.stdout.isatty()).print(table)

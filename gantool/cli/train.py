@@ -57,13 +57,24 @@ def train_command(
                           "penalties every N D updates at N times the weight (default 1).",
                           panel=HELP_MODEL),
     update: str = _opt(None, "--update", metavar="RULE", help="Update rule: how an iteration "
-                       "orders the players' steps (default alternating: K D steps, then one G "
-                       "step; gantool list update).", panel=HELP_OPT),
+                       "moves the players (default alternating: K D steps, then one G step). "
+                       "alternating, simultaneous, extragradient (ExtraAdam), optimistic "
+                       "(Optimistic Adam), consensus, sga, lookahead; game-sim's names "
+                       "altgd, simgd, ogda also work (gantool list update; docs/train.md).",
+                       panel=HELP_OPT),
+    update_opt: list[str] = _opt(None, "--update-opt", metavar="KEY=VALUE", help="An option "
+                                 "of the update rule (repeatable): consensus gamma=1, sga "
+                                 "lam=1, lookahead base=simultaneous k=5 alpha=0.5 (and its "
+                                 "base's options).", panel=HELP_OPT),
+    optimizer: str = _opt(None, "--optimizer", metavar="STEP", help="Each player's step "
+                          "inside the update rule: adam (default) or sgd (plain, "
+                          "--beta1/--beta2 unused). In game-sim, --optimizer is the old name "
+                          "of --update.", panel=HELP_OPT),
     d_steps: int = _opt(None, "--d-steps", metavar="K", help="D updates per G update "
                         "(default 1).", panel=HELP_OPT),
-    lr_g: float = _opt(None, "--lr-g", help="G's Adam learning rate (default 2e-4).",
+    lr_g: float = _opt(None, "--lr-g", help="G's learning rate (default 2e-4).",
                        panel=HELP_OPT),
-    lr_d: float = _opt(None, "--lr-d", help="D's Adam learning rate (default 2e-4).",
+    lr_d: float = _opt(None, "--lr-d", help="D's learning rate (default 2e-4).",
                        panel=HELP_OPT),
     beta1: float = _opt(None, "--beta1", help="Adam beta1 (default 0.5).", panel=HELP_OPT),
     beta2: float = _opt(None, "--beta2", help="Adam beta2 (default 0.999).", panel=HELP_OPT),
@@ -132,7 +143,8 @@ def train_command(
     dry_run: bool = _opt(False, "--dry-run", help="Print the resolved options as JSON and "
                          "exit.", panel=HELP_RUN),
 ) -> None:
-    """Train a GAN with the lecture's alternating algorithm (fix G, train D; fix D, train G).
+    """Train a GAN, by default with the lecture's alternating algorithm (fix G, train D; fix
+    D, train G); --update chooses another game-theory update rule.
 
     Writes a run directory (config.json, checkpoints/, samples/, metrics.jsonl, losses.png,
     progress.gif) and prints its path on stdout. Progress and diagnostics go to stderr.
@@ -146,9 +158,11 @@ def train_command(
     from gantool.train.config import build_config, parse_assignments, read_toml, resume_config
 
     cli = {k: v for k, v in locals().items()
-           if k not in ("config_file", "resume", "dry_run", "arch_opt", "build_config",
-                        "read_toml", "resume_config", "parse_assignments")}
+           if k not in ("config_file", "resume", "dry_run", "arch_opt", "update_opt",
+                        "build_config", "read_toml", "resume_config", "parse_assignments")}
     cli["arch_options"] = parse_assignments(arch_opt, "--arch-opt") if arch_opt else None
+    cli["update_options"] = (parse_assignments(update_opt, "--update-opt") if update_opt
+                             else None)
     file_options = read_toml(config_file) if config_file is not None else {}
     resume_dir = None
     if resume is not None:

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import math
 
+from gantool import rules
 from gantool.errors import UsageError
 from gantool.registry import register
 
 
-@register("optimizer", "simgd", "simultaneous gradient descent-ascent (the lecture's)")
+@register("optimizer", "simgd", "simultaneous gradient descent-ascent (the lecture's)",
+          aliases=rules.aliases("optimizer", "simgd"))
 def simgd():
     from gantool.game import updates
 
     return updates.SimGD()
 
 
-@register("optimizer", "altgd", "alternating gradient descent-ascent: x steps (--steps-x), then y")
+@register("optimizer", "altgd", "alternating gradient descent-ascent: x steps (--steps-x), then y",
+          aliases=rules.aliases("optimizer", "altgd"))
 def altgd(steps_x: int = 1):
     from gantool.game import updates
 
@@ -28,7 +31,8 @@ def altgd(steps_x: int = 1):
     return updates.AltGD(steps_x)
 
 
-@register("optimizer", "ogda", "optimistic gradient descent-ascent (Daskalakis et al. 2018)")
+@register("optimizer", "ogda", "optimistic gradient descent-ascent (Daskalakis et al. 2018)",
+          aliases=rules.aliases("optimizer", "ogda"))
 def ogda():
     from gantool.game import updates
 
@@ -43,12 +47,10 @@ def extragradient():
 
 
 @register("optimizer", "consensus", "consensus optimization, gamma (Mescheder et al. 2017)")
-def consensus(gamma: float = 1.0):
+def consensus(gamma: float = rules.CONSENSUS_GAMMA):
     from gantool.game import updates
 
-    if not math.isfinite(gamma) or gamma < 0:
-        raise UsageError(f"--consensus-gamma must be a finite number >= 0, got {gamma}")
-    return updates.Consensus(gamma)
+    return updates.Consensus(rules.consensus_gamma(gamma, "--consensus-gamma"))
 
 
 @register("optimizer", "negative-momentum", "alternating steps, momentum beta < 0 (Gidel 2019)")
@@ -75,12 +77,10 @@ def flow():
 
 
 @register("optimizer", "sga", "symplectic gradient adjustment, lambda (Balduzzi et al. 2018)")
-def sga(lam: float = 1.0):
+def sga(lam: float = rules.SGA_LAMBDA):
     from gantool.game import updates
 
-    if not math.isfinite(lam):
-        raise UsageError(f"--sga-lambda must be a finite number, got {lam}")
-    return updates.SGA(lam)
+    return updates.SGA(rules.sga_lambda(lam, "--sga-lambda"))
 
 
 @register("optimizer", "cgd", "competitive gradient descent (Schaefer & Anandkumar 2019)")
@@ -95,15 +95,19 @@ LOOKAHEAD_BASES = ("simgd", "altgd", "extragradient", "consensus", "sga", "cgd")
 
 
 @register("optimizer", "lookahead", "k base steps, then alpha of the way there (Chavdarova 2021)")
-def lookahead(base: str = "simgd", k: int = 5, alpha: float = 0.5, steps_x: int | None = None,
+def lookahead(base: str = "simgd", k: int = rules.LOOKAHEAD_K,
+              alpha: float = rules.LOOKAHEAD_ALPHA, steps_x: int | None = None,
               gamma: float | None = None, lam: float | None = None):
+    from gantool import registry
     from gantool.game import parse, simulate, updates
 
+    try:
+        base = registry.get("optimizer", base).name  # training's spelling of the same rule too
+    except UsageError:
+        pass  # parse.choice names the bases
     parse.choice(base, LOOKAHEAD_BASES, "--lookahead-base")
-    if k < 1:
-        raise UsageError(f"--lookahead-k must be at least 1, got {k}")
-    if not math.isfinite(alpha) or not 0 < alpha <= 1:
-        raise UsageError(f"--lookahead-alpha must be a number in (0, 1], got {alpha}")
+    k = rules.lookahead_k(k, "--lookahead-k")
+    alpha = rules.lookahead_alpha(alpha, "--lookahead-alpha")
     # The base's own options go through the same check as the command line's.
     [(_, rule)] = simulate.build_optimizers([base], {"steps_x": steps_x, "gamma": gamma,
                                                      "lam": lam})

@@ -17,6 +17,7 @@ from gantool.errors import UsageError
 
 DEFAULT_STEPS = 5000  # ~64 epochs of mnist-5k at batch 64: digits appear (the lecture's figure)
 DEVICES = ("auto", "cpu", "cuda", "mps")
+OPTIMIZERS = ("adam", "sgd")  # the per-player step (--optimizer); the rule is --update
 
 
 @dataclass
@@ -40,6 +41,8 @@ class TrainConfig:
     reg_every: int = 1  # lazy regularisation: penalties every N D updates, N times the weight
     # optimisation
     update: str = "alternating"  # the update rule (registry kind "update")
+    update_options: dict[str, Any] | None = None  # the rule's own options (gamma, k, ...)
+    optimizer: str = "adam"  # each player's step inside the rule: adam or sgd
     d_steps: int = 1
     lr_g: float = 2e-4
     lr_d: float = 2e-4
@@ -210,7 +213,20 @@ def build_config(file_options: dict[str, Any], cli_options: dict[str, Any]) -> T
                 merged[key] = _check_type(key, value)
     config = TrainConfig(**merged)
     validate(config)
+    config.update = _rule_name(config.update)
     return config
+
+
+def _rule_name(name: str) -> str:
+    """The registered name of an update rule given by either command's spelling (simgd is
+    simultaneous: gantool/rules.py), so config.json and checkpoints hold one name; an unknown
+    name is left for the command to refuse with the known ones."""
+    from gantool import registry
+
+    try:
+        return registry.get("update", name).name
+    except UsageError:
+        return name
 
 
 def validate(c: TrainConfig) -> None:
@@ -250,6 +266,10 @@ def validate(c: TrainConfig) -> None:
     need(c.image_size is None or c.image_size >= 4, "--image-size must be at least 4")
     need(c.channels in (None, 1, 3), "--channels must be 1 or 3")
     need(c.device in DEVICES, f"--device must be one of: {', '.join(DEVICES)}")
+    need(c.optimizer in OPTIMIZERS, f"--optimizer must be one of: {', '.join(OPTIMIZERS)} "
+         f"(the per-player step; the update rule is --update), not {c.optimizer!r}")
+    need("d_steps" not in (c.update_options or {}),
+         "give D's steps per G step with --d-steps, not --update-opt d_steps")
     need(c.seed >= 0, "--seed must be non-negative")
     need(not (c.name and c.run_dir), "give --name or --run-dir, not both")
     if c.name is not None:
@@ -268,6 +288,8 @@ def resume_config(saved: dict[str, Any], overrides: dict[str, Any], run_dir: Pat
     for key, value in overrides.items():
         if value is None or key in ("run_dir", "name"):
             continue
+        if key == "update":
+            value = _rule_name(_check_type(key, value))
         if key not in RESUMABLE and options.get(key) != _check_type(key, value):
             raise UsageError(f"--{option_name(key)} cannot change when resuming {run_dir} "
                              f"(it was {options.get(key)!r}); start a new run instead")

@@ -84,6 +84,7 @@ class Objective:
                  autocast=nullcontext):
         self.loss = loss
         self.G_run, self.D_run, self.D = G_run, D_run, D
+        self._G = getattr(G_run, "_orig_mod", G_run)  # the plain G, for double backward
         self.batch_size, self.rows, self.z_dim = batch_size, rows, z_dim
         self.num_classes, self.device = num_classes, device
         self.r1, self.r2, self.gp, self.reg_every = r1, r2, gp, reg_every
@@ -99,18 +100,30 @@ class Objective:
                    *, d_update: int, keep_graph: bool) -> DPass:
         """Fill D's .grad for one update; `d_update` counts D updates (lazy regularisation),
         `keep_graph` keeps G's graph on the fakes for the G step that follows."""
+        loss, d = self.d_loss(real, y_real, noise, d_update=d_update, keep_graph=keep_graph)
+        self.D.zero_grad(set_to_none=True)
+        loss.backward()
+        return d
+
+    def d_loss(self, real, y_real, noise, *, d_update: int, keep_graph: bool,
+               joint: bool = False) -> tuple[torch.Tensor, DPass]:
+        """D's loss (with its graph) and the pass that made it. `joint` (consensus, SGA) keeps
+        G's graph through D's loss too, so D's gradient is a function of G's weights and the
+        joint gradient field can be differentiated; the plain modules are used then, since
+        torch.compile'd ones do not double-backward."""
         z = torch.randn(self.batch_size, self.z_dim, generator=noise,
                         device=self.device)[self.rows]
         y_fake = self._fake_labels(y_real, noise)
-        with self.autocast(), (nullcontext() if keep_graph else torch.no_grad()):
-            fake_g = self.G_run(z, y_fake)
+        G = self._G if joint else self.G_run
+        with self.autocast(), (nullcontext() if keep_graph or joint else torch.no_grad()):
+            fake_g = G(z, y_fake)
         regularise = d_update % self.reg_every == 0
         lazy = self.reg_every  # every N-th update at N times the weight: the same on average
         r1, r2, gp = (lazy * w if regularise else 0.0 for w in (self.r1, self.r2, self.gp))
         real_in = real.detach().requires_grad_(r1 > 0)
-        fake_in = fake_g.detach().requires_grad_(r2 > 0)
+        fake_in = fake_g if joint else fake_g.detach().requires_grad_(r2 > 0)
         # torch.compile'd modules do not double-backward: penalised passes use the plain D.
-        D = self.D if r1 or r2 else self.D_run
+        D = self.D if r1 or r2 or joint else self.D_run
         with self.autocast():
             real_logits, fake_logits = self._discriminate(D, self._aug(real_in, noise), y_real,
                                                           self._aug(fake_in, noise), y_fake)
@@ -121,40 +134,47 @@ class Objective:
             loss = loss + squared_gradient_penalty(fake_logits, fake_in, r2)
         if gp:
             loss = loss + self._gradient_penalty(real, fake_g, y_real, noise, gp)
-        self.D.zero_grad(set_to_none=True)
-        loss.backward()
         if self.ada is not None:
             self.ada.observe(real_logits)
             self.ada.update(self.batch_size)
-        return DPass(loss.detach(), real_logits.detach(), fake_logits.detach(), real, y_real,
-                     fake_g if keep_graph else None, y_fake)
+        return loss, DPass(loss.detach(), real_logits.detach(), fake_logits.detach(), real,
+                           y_real, fake_g if keep_graph or joint else None, y_fake)
 
     # ---- one G update's gradients
     def g_backward(self, d: DPass, G: torch.nn.Module, noise: torch.Generator) -> GPass:
         """Fill G's .grad with D frozen, on the fakes of `d` when it kept G's graph (G has not
         changed since they were drawn, so they are what a fresh draw would give, for one G
         forward less) and on a fresh draw otherwise."""
+        self.D.requires_grad_(False)
+        try:
+            loss, g = self.g_loss(d, noise)
+            G.zero_grad(set_to_none=True)
+            loss.backward()
+        finally:
+            self.D.requires_grad_(True)
+        return g
+
+    def g_loss(self, d: DPass, noise: torch.Generator, *,
+               joint: bool = False) -> tuple[torch.Tensor, GPass]:
+        """G's loss (with its graph) on the fakes of `d` or a fresh draw. With `joint` the
+        relativistic loss's real logits keep their graph: G's gradient depends on D's weights
+        through them, and consensus and SGA differentiate that dependence."""
         fake_g, y_fake = d.fake_g, d.y_fake
+        G_run, D_run = (self._G, self.D) if joint else (self.G_run, self.D_run)
         if fake_g is None:
             z = torch.randn(self.batch_size, self.z_dim, generator=noise,
                             device=self.device)[self.rows]
             y_fake = self._fake_labels(d.y_real, noise)
             with self.autocast():
-                fake_g = self.G_run(z, y_fake)
-        self.D.requires_grad_(False)
-        try:
-            with self.autocast():
-                fake_logits = self.D_run(self._aug(fake_g, noise), y_fake).float()
-                real_logits = None
-                if self.loss.g_uses_real:  # relativistic: D's CURRENT logits on the same reals
-                    with torch.no_grad():
-                        real_logits = self.D_run(self._aug(d.real, noise), d.y_real).float()
-                loss = self.loss.g_loss(fake_logits, real_logits)
-            G.zero_grad(set_to_none=True)
-            loss.backward()
-        finally:
-            self.D.requires_grad_(True)
-        return GPass(loss.detach(), fake_logits.detach())
+                fake_g = G_run(z, y_fake)
+        with self.autocast():
+            fake_logits = D_run(self._aug(fake_g, noise), y_fake).float()
+            real_logits = None
+            if self.loss.g_uses_real:  # relativistic: D's CURRENT logits on the same reals
+                with nullcontext() if joint else torch.no_grad():
+                    real_logits = D_run(self._aug(d.real, noise), d.y_real).float()
+            loss = self.loss.g_loss(fake_logits, real_logits)
+        return loss, GPass(loss.detach(), fake_logits.detach())
 
     @torch.no_grad()
     def constrain(self, D: torch.nn.Module) -> None:

@@ -98,10 +98,8 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
     # --compile: the training forward passes go through torch.compile; the plain modules stay
     # for checkpoints, sampling and the penalties' double backward.
     G_run, D_run = (torch.compile(G), torch.compile(D)) if c.compile else (G, D)
-    # Fused Adam: one kernel for all parameters (5x faster steps than the default on CPU).
-    fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
-    opt_g = torch.optim.Adam(G.parameters(), lr=c.lr_g, betas=(c.beta1, c.beta2), **fused)
-    opt_d = torch.optim.Adam(D.parameters(), lr=c.lr_d, betas=(c.beta1, c.beta2), **fused)
+    opt_g = _optimiser(c, G, c.lr_g, device)
+    opt_d = _optimiser(c, D, c.lr_d, device)
     keep_ema = c.ema > 0 or c.ema_kimg > 0
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if keep_ema else None
     noise = torch.Generator(device).manual_seed(c.seed + 1)
@@ -127,8 +125,7 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
         augment=diff_augment if c.augment and dataset.is_image else None, ada=ada,
         autocast=(lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_amp
         else nullcontext)
-    # --d-steps reaches the rule only when given, so a rule without the option keeps working.
-    rule = registry.create("update", c.update, d_steps=c.d_steps if c.d_steps != 1 else None)
+    rule = _update_rule(c, world)
 
     fixed_gen = torch.Generator().manual_seed(c.seed + 2)
     n_grid = FIXED_SAMPLES_IMAGES if dataset.is_image else FIXED_SAMPLES_POINTS
@@ -162,6 +159,35 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
                 "arch_kwargs": arch["kwargs"]}
     return Run(c, dataset, state, objective, Fixed(z, y, n_grid, n_probe), arch, resolved,
                data_info, total)
+
+
+def _optimiser(c: TrainConfig, net: torch.nn.Module, lr: float, device: torch.device):
+    """Each player's step inside the update rule (--optimizer)."""
+    if c.optimizer == "sgd":  # plain SGD: the rules are then exactly game-sim's
+        return torch.optim.SGD(net.parameters(), lr=lr)
+    # Fused Adam: one kernel for all parameters (5x faster steps than the default on CPU).
+    fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+    return torch.optim.Adam(net.parameters(), lr=lr, betas=(c.beta1, c.beta2), **fused)
+
+
+def _update_rule(c: TrainConfig, world: World):
+    """The rule with its options (--update-opt, and --d-steps when given, so a rule without
+    that option keeps working), or one line saying why the combination cannot run."""
+    entry = registry.get("update", c.update)
+    if c.d_steps != 1 and "d_steps" not in entry.options():
+        raise UsageError(f"--d-steps applies to --update alternating (and lookahead over it); "
+                         f"{entry.name} moves each player once per iteration")
+    rule = registry.create("update", entry.name, **(c.update_options or {}),
+                           d_steps=c.d_steps if c.d_steps != 1 else None)
+    if rule.double_backward and c.compile:
+        raise UsageError(f"--update {entry.name} differentiates the players' gradients (a "
+                         "double backward), which torch.compile'd modules do not support; "
+                         "drop --compile")
+    if rule.double_backward and world.size > 1:
+        raise UsageError(f"--update {entry.name} is not supported under torchrun: its double "
+                         "backward would differentiate each process's own gradient field, not "
+                         "the averaged one; train it in one process")
+    return rule
 
 
 def _bf16_autocast_runs_on(device: torch.device) -> bool:

@@ -72,16 +72,31 @@ class TrainingState:
     stop_flag: torch.Tensor = field(default_factory=lambda: torch.zeros(1))
 
     # ---- the players' moves (called by update rules)
-    def step_d(self, objective) -> None:
+    # `move` is the optimiser's step by default; a rule that changes what a step does (the
+    # optimistic correction) passes its own, and the clipping and EMA still follow it.
+    def step_d(self, objective, move=None) -> None:
         dist.average_gradients(self.D, self.world)
-        self.opt_d.step()
+        (move or self.opt_d.step)()
         objective.constrain(self.D)
         self.d_updates += 1
 
-    def step_g(self) -> None:
+    def extrapolate_d(self, objective) -> None:
+        """An optimiser step that is not an update (extragradient's look-ahead): D moves and
+        stays within WGAN's box, but lazy regularisation does not count it."""
+        dist.average_gradients(self.D, self.world)
+        self.opt_d.step()
+        objective.constrain(self.D)
+
+    def extrapolate_g(self) -> None:
+        """G's look-ahead step: no EMA (it would average a point that is undone) and no stop
+        flag (that rides along in the update's all-reduce)."""
+        dist.average_gradients(self.G, self.world)
+        self.opt_g.step()
+
+    def step_g(self, move=None) -> None:
         # A stop request rides along in G's all-reduce, so every rank stops at the same step.
         self.stop_flag = dist.average_gradients(self.G, self.world, self.stop_flag)
-        self.opt_g.step()
+        (move or self.opt_g.step)()
         if self.G_ema is not None:
             decay = (ema_beta(self.ema_kimg, (self.step + 1) * self.batch_size, self.batch_size)
                      if self.ema_kimg else self.ema_decay)
