@@ -43,7 +43,7 @@ class Figure:
         return [c.format(img=IMG) for c in self.commands]
 
 
-MNIST_RUN = "gantool train --steps 1500 --name mnist-lecture"
+MNIST_RUN = "gantool train --arch mlp --steps 1500 --name mnist-lecture"
 
 FIGURES: tuple[Figure, ...] = (
     # theory/nash-equilibrium.md: the lecture's x*y game and Dirac-GAN (game-sim, seconds)
@@ -64,6 +64,10 @@ FIGURES: tuple[Figure, ...] = (
       for step in (0, 500, 1000, 1500)),
     Figure("theory/mnist-final.png", (
         MNIST_RUN, "gantool sample --run mnist-lecture --n 64 --out {img}/theory/mnist-final.png")),
+    # train.md: the default run's final samples (about 9 minutes on a 2-core CPU)
+    Figure("train/default-samples.png", (
+        "gantool train --name default",
+        "gantool sample --run default --n 64 --out {img}/train/default-samples.png")),
     # theory/failure-modes.md and howto/mode-collapse.md: the three failure modes on ring8
     Figure("theory/non-convergence-losses.png", (
         "gantool train --dataset ring8 --arch mlp2d --lr-g 5e-3 --lr-d 5e-3 --beta1 0.9 "

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 IMG = DOCS / "img"
 OWNED_PAGES = sorted(
-    [DOCS / "index.md", DOCS / "quickstart.md",
+    [DOCS / "index.md", DOCS / "quickstart.md", DOCS / "train.md",
      *(DOCS / "theory").glob("*.md"), *(DOCS / "howto").glob("*.md")]
 )
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+\.(?:png|gif|jpg|svg))")

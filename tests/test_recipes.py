@@ -59,3 +59,16 @@ def test_gantool_list_recipe(cli):
     assert {r["name"] for r in rows} == set(NAMES)
     assert all(r["kind"] == "recipe" and r["origin"] == "built-in" for r in rows)
     assert result.stderr == b""
+
+
+def test_the_default_is_the_measured_dcgan_and_its_defaults_yield_to_flags():
+    from gantool.train.config import build_config
+
+    default = build_config({}, {})
+    assert (default.arch, default.spectral_norm, default.ema_kimg) == ("dcgan", True, 10.0)
+    # --ema replaces the architecture's default --ema-kimg instead of clashing with it
+    assert (build_config({}, {"ema": 0.999}).ema_kimg, build_config({}, {"ema": 0.999}).ema) \
+        == (0.0, 0.999)
+    assert build_config({}, {"arch": "mlp"}).spectral_norm is False
+    paper = build_config({}, {"recipe": "dcgan"})
+    assert (paper.spectral_norm, paper.ema_kimg, paper.arch_options) == (False, 0.0, {"width": 64})

@@ -32,8 +32,10 @@ def train_command(
     image_size: int = _opt(None, "--image-size", help="Resize images to this size.",
                            panel=HELP_DATA),
     channels: int = _opt(None, "--channels", help="1 (grey) or 3 (RGB).", panel=HELP_DATA),
-    arch: str = _opt(None, "--arch", help="Architecture (default mlp; mlp2d for ring8 and "
-                     "grid25): mlp, dcgan, resnet, mlp2d (2-D points).", panel=HELP_MODEL),
+    arch: str = _opt(None, "--arch", help="Architecture (default dcgan, with "
+                     "--spectral-norm and --ema-kimg 10 unless given; mlp2d for ring8 and "
+                     "grid25): dcgan, mlp, gan-mlp, resnet, r3gan, mlp2d (2-D points).",
+                     panel=HELP_MODEL),
     loss: str = _opt(None, "--loss", help="Adversarial loss (default non-saturating): minimax "
                      "(the lecture's), non-saturating, wgan, wgan-gp, hinge, lsgan, "
                      "relativistic.", panel=HELP_MODEL),
@@ -81,7 +83,7 @@ def train_command(
     batch_size: int = _opt(None, "--batch-size", help="Global batch size (default 64).",
                            panel=HELP_OPT),
     steps: int = _opt(None, "--steps", help="Training steps, one G update each (default "
-                      "5000).", panel=HELP_OPT),
+                      "7000).", panel=HELP_OPT),
     epochs: int = _opt(None, "--epochs", help="Train for this many passes over the data "
                        "instead of --steps.", panel=HELP_OPT),
     ema: float = _opt(None, "--ema", metavar="DECAY", help="Keep an EMA copy of G for samples, "
@@ -149,7 +151,9 @@ def train_command(
     Writes a run directory (config.json, checkpoints/, samples/, metrics.jsonl, losses.png,
     progress.gif) and prints its path on stdout. Progress and diagnostics go to stderr.
 
-    Example: gantool train   (an MLP GAN on the bundled digits)
+    Example: gantool train   (a small DCGAN on the bundled digits)
+
+    The lecture's MLP GAN and minimax loss: gantool train --recipe lecture
 
     Mode collapse: gantool train --dataset ring8 --loss minimax   (then add --spectral-norm)
 

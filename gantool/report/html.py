@@ -176,7 +176,8 @@ def _advice(kind: str, run: Run) -> str:
     try:  # the diagnostics' own words; it imports torch, so only when something was flagged
         from gantool.train.diagnostics import advice
 
-        return advice(kind, str(run.options.get("loss", "")), run.options.get("r1") or 0.0)
+        return advice(kind, str(run.options.get("loss", "")), run.options.get("r1") or 0.0,
+                      bool(run.options.get("spectral_norm")))
     except Exception:  # a flag this version does not know: show the flag without advice
         return ""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from gantool.errors import UsageError
 
-DEFAULT_STEPS = 5000  # ~64 epochs of mnist-5k at batch 64: digits appear (the lecture's figure)
+DEFAULT_STEPS = 7000  # ~90 epochs of mnist-5k at batch 64: the default dcgan's digits in ~8 min
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OPTIMIZERS = ("adam", "sgd")  # the per-player step (--optimizer); the rule is --update
 
@@ -29,7 +29,7 @@ class TrainConfig:
     image_size: int | None = None
     channels: int | None = None
     # model and objective
-    arch: str = "mlp"
+    arch: str = "dcgan"
     arch_options: dict[str, Any] | None = None  # the architecture's own options (width, ...)
     loss: str = "non-saturating"  # trains well by default; "minimax" is the lecture's exact loss
     conditional: bool = False
@@ -205,6 +205,11 @@ def build_config(file_options: dict[str, Any], cli_options: dict[str, Any]) -> T
             or merged.get("arch", TrainConfig.arch))
     merged.update({"arch": arch, **component_defaults("architecture", arch)})
     merged.update({k: v for k, v in recipe.items() if k not in ("dataset", "arch")})
+    given = {k for source in (file_options, cli_options) for k, v in source.items()
+             if v is not None}
+    for one, other in (("ema", "ema_kimg"), ("ema_kimg", "ema")):
+        if one in given and other not in given:  # --ema replaces a default --ema-kimg
+            merged.pop(other, None)
     for source in (file_options, cli_options):
         for key, value in source.items():
             if key not in OPTION_FIELDS:

@@ -49,8 +49,9 @@ _register(Recipe(
     "DCGAN: strided-conv G and D with BatchNorm, Adam(2e-4, beta1 0.5), batch 128",
     "Radford, Metz & Chintala 2015, Unsupervised Representation Learning with Deep "
     "Convolutional GANs",
-    {"arch": "dcgan", "loss": "non-saturating", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
-     "beta2": 0.999, "batch_size": 128, "z_dim": 100, "d_steps": 1},
+    {"arch": "dcgan", "arch_options": {"width": 64}, "spectral_norm": False, "ema_kimg": 0.0,
+     "loss": "non-saturating", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
+     "batch_size": 128, "z_dim": 100, "d_steps": 1},
 ))
 
 _register(Recipe(

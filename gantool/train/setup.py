@@ -133,7 +133,7 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
     z = torch.randn(max(n_grid, n_probe), G.z_dim, generator=fixed_gen).to(device)
     y = (torch.arange(len(z)) % num_classes).to(device) if num_classes else None
     monitor = FailureMonitor(modes=dataset.modes, mode_std=dataset.mode_std, loss=c.loss,
-                             r1=c.r1, ada=ada, **_digit_probe(c, dataset, device),
+                             r1=c.r1, spectral_norm=c.spectral_norm, ada=ada, **_digit_probe(c, dataset, device),
                              warmup_step=untrained_until(c.batch_size, c.ema, c.ema_kimg))
     if dataset.is_image:
         real = _real_sample(dataset, n_probe, fixed_gen)
