@@ -53,6 +53,8 @@ def test_unreadable_images_are_reported_on_stderr_and_skipped(cli, tmp_path):
         "folder",
         "--data-root",
         "images",
+        "--arch",
+        "mlp",  # any image size (the default dcgan takes 28, 32 or 64 px)
         "--steps",
         "1",
         "--batch-size",

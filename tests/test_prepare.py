@@ -189,7 +189,8 @@ def test_hostile_or_damaged_prepared_data_raises(tmp_path, labelled_npz, damage)
 
 def test_damaged_shard_stops_training_with_one_error_line(cli, tmp_path, labelled_npz):
     out = _damaged(tmp_path, labelled_npz[0], "truncate")
-    result = cli("train", "--dataset", "prepared", "--data-root", str(out), "--steps", "1",
+    result = cli("train", "--dataset", "prepared", "--data-root", str(out), "--arch", "mlp",
+                 "--steps", "1",
                  "--batch-size", "4", "--device", "cpu", "--runs-root", str(tmp_path / "runs"))
     err = result.stderr.decode()
     assert result.returncode == 1, err

@@ -124,7 +124,7 @@ def test_image_size_and_channels_convert_the_stream(shards):
 
 def _train(cli, root, runs, *args):
     result = cli("train", "--dataset", "prepared", "--data-root", str(root), "--device", "cpu",
-                 "--batch-size", "16", "--conditional", "--log-every", "4",
+                 "--arch", "mlp", "--batch-size", "16", "--conditional", "--log-every", "4",
                  "--sample-every", "100", "--checkpoint-every", "4", "--runs-root", str(runs),
                  *args)
     assert result.returncode == 0, result.stderr.decode()

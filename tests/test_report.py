@@ -51,7 +51,7 @@ def test_the_file_holds_everything_and_loads_nothing(page_file, two_runs):
     differs = re.findall(r'<tr class="differs"><th>([^<]+)</th>', text)
     assert set(differs) == {"loss", "lr_g", "name"}
     assert "mode collapse flagged in 1 of 3 checks, first at step 20" in text
-    assert "--spectral-norm" in text  # the diagnostics' advice
+    assert "--r1 10" in text  # the diagnostics' advice (less what the run already uses)
     assert "123.5" in text  # the evaluation result
 
 

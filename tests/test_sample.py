@@ -156,7 +156,7 @@ def test_dry_run_prints_config_file_then_flags(trained, tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()
     resolved = json.loads(proc.stdout)
     assert (resolved["lr_g"], resolved["steps"], resolved["loss"]) == (1e-4, 7, "minimax")
-    assert resolved["dataset"] == "mnist-5k" and resolved["arch"] == "mlp"
+    assert resolved["dataset"] == "mnist-5k" and resolved["arch"] == "dcgan"
 
 
 @pytest.mark.slow

@@ -118,7 +118,7 @@ def test_bad_eval_options_are_refused(options, message):
 
 
 def test_eval_every_on_data_without_an_evaluation_is_one_line_exit_2(tmp_path, cli):
-    proc = cli("train", "--image-size", "16", "--eval-every", "100", "--steps", "2",
+    proc = cli("train", "--arch", "mlp", "--image-size", "16", "--eval-every", "100", "--steps", "2",
                "--name", "x", "--device", "cpu", cwd=tmp_path)
     err = proc.stderr.decode().strip().splitlines()
     assert proc.returncode == 2 and proc.stdout == b""
