@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from statistics import mean
+from statistics import mean, pstdev
 
 RULES = ("alternating", "simultaneous", "extragradient", "optimistic", "consensus", "sga",
          "lookahead")
@@ -125,6 +125,14 @@ def verdict(record: dict) -> str:
     return "partial"
 
 
+def late_loss_std(record: dict) -> float | None:
+    """The spread of D's logged loss over the second half of the run: a run settling at the
+    equilibrium holds it near 2 ln 2 (minimax, non-saturating), an oscillating one swings."""
+    losses = [x for x in record.get("diagnostics", {}).get("loss_d", []) if x is not None]
+    late = losses[len(losses) // 2:]
+    return pstdev(late) if len(late) >= 2 else None
+
+
 def aggregate(records: list[dict]) -> list[dict]:
     """One row per (dataset, loss, update): modes mean/min/max over the seeds that ran, the
     high-quality share, the verdict counts and the mean wall time."""
@@ -141,6 +149,8 @@ def aggregate(records: list[dict]) -> list[dict]:
                "seeds": sorted(r["seed"] for r in runs), "scored": len(scored),
                "verdicts": verdicts, "wall_s": round(mean(r["wall_s"] for r in runs), 1),
                "errors": sorted({r["error"] for r in runs if "error" in r})}
+        spreads = [x for x in map(late_loss_std, runs) if x is not None]
+        row["loss_d_late_std"] = round(mean(spreads), 3) if spreads else None
         if scored:
             modes = [r["modes"] for r in scored]
             row.update(modes_total=scored[0]["modes_total"], modes_mean=round(mean(modes), 2),
@@ -178,17 +188,19 @@ def predict(lr_d: float, lr_g: float, steps: int, updates: list[str], losses: li
 
 def markdown(rows: list[dict], predictions: list[dict]) -> str:
     lines = ["| dataset | loss | update | seeds | modes mean (min-max) | high quality | "
-             "verdicts | wall s / run |", "|---|---|---|---|---|---|---|---|"]
+             "verdicts | D loss std, 2nd half | wall s / run |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         modes = (f"{r['modes_mean']:g} / {r['modes_total']} ({r['modes_min']}-{r['modes_max']})"
                  if r["scored"] else "-")
         hq = f"{100 * r['high_quality']:.0f}%" if r["scored"] else "-"
         verdicts = ", ".join(f"{k} {v}" for k, v in sorted(r["verdicts"].items()))
+        spread = r["loss_d_late_std"]
         if r["errors"]:
             verdicts += " (" + "; ".join(r["errors"]) + ")"
         lines.append(f"| {r['dataset']} | {r['loss']} | {r['update']} | "
                      f"{','.join(map(str, r['seeds']))} | {modes} | {hq} | {verdicts} | "
-                     f"{r['wall_s']:g} |")
+                     f"{'-' if spread is None else f'{spread:.3f}'} | {r['wall_s']:g} |")
     if predictions:
         lines += ["", "| game | loss | update (game-sim) | verdict | spectral radius |",
                   "|---|---|---|---|---|"]
@@ -196,7 +208,7 @@ def markdown(rows: list[dict], predictions: list[dict]) -> str:
             if "error" in p:
                 lines.append(f"| {p['game']} | {p['loss'] or '-'} | - | {p['error']} | - |")
                 continue
-            radius = "-" if p["spectral_radius"] is None else f"{p['spectral_radius']:.6f}"
+            radius = "-" if p["spectral_radius"] is None else f"{p['spectral_radius']:.8f}"
             lines.append(f"| {p['game']} | {p['loss'] or '-'} | {p['update']} ({p['game_sim']}) "
                          f"| {p['verdict']} | {radius} |")
     return "\n".join(lines)

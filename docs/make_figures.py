@@ -44,6 +44,10 @@ class Figure:
 
 
 MNIST_RUN = "gantool train --arch mlp --steps 1500 --name mnist-lecture"
+# Mescheder et al. 2017's mixture-of-Gaussians networks and batch as gantool spells them; Adam
+# with beta1 = 0, beta2 = 0.9 stands in for their RMSProp (decay 0.9), see x-to-real-gans.md
+MOG_OPTIONS = ("--arch-opt width=16 --arch-opt depth=4 --z-dim 16 --batch-size 512 "
+               "--lr-g 1e-3 --lr-d 1e-3 --beta1 0 --beta2 0.9")
 
 FIGURES: tuple[Figure, ...] = (
     # theory/nash-equilibrium.md: the lecture's x*y game and Dirac-GAN (game-sim, seconds)
@@ -58,6 +62,20 @@ FIGURES: tuple[Figure, ...] = (
     Figure("theory/dirac-gan-r1.png", (
         "gantool game-sim --game dirac-gan --x 1 --y 1 --optimizer simgd,altgd --steps 300 "
         "--regularizer r1 --plot {img}/theory/dirac-gan-r1.png",), small=True),
+    # theory/x-to-real-gans.md: the rules on the toys (seconds), then on Mescheder et al.'s
+    # mixture of Gaussians (two 2,000-step runs, about 2 minutes on CPU)
+    Figure("theory/x-to-real-xy.png", (
+        "gantool game-sim --x 2 --y 2 -u simgd,altgd,extragradient,ogda,consensus,sga,lookahead "
+        "--plot {img}/theory/x-to-real-xy.png",), small=True),
+    Figure("theory/x-to-real-dirac.png", (
+        "gantool game-sim -g dirac-gan --loss non-saturating --x 1 --y 1 "
+        "-u simgd,altgd,extragradient,consensus --steps 300 "
+        "--plot {img}/theory/x-to-real-dirac.png",), small=True),
+    *(Figure(f"theory/mog-{rule}.png", (
+        f"gantool train --dataset ring8 --loss non-saturating --update {rule}{gamma} "
+        f"{MOG_OPTIONS} --steps 2000 --name mog-{rule}",
+        f"gantool sample --run mog-{rule} --n 2000 --out {{img}}/theory/mog-{rule}.png"))
+      for rule, gamma in (("simultaneous", ""), ("consensus", " --update-opt gamma=10"))),
     # theory/algorithm.md: the lecture's "epoch 0, 500, 1000, 1500, final output" on MNIST
     *(Figure(f"theory/mnist-step-{step:06d}.png", (MNIST_RUN,),
              source=f"runs/mnist-lecture/samples/step-{step:06d}.png")

@@ -46,6 +46,7 @@ def test_a_two_step_sweep_records_scores_diagnostics_and_predictions(tmp_path, c
     assert row_sim["update"] == "simultaneous" and row_sim["seeds"] == [0]
     assert row_sim["modes_min"] <= row_sim["modes_mean"] <= row_sim["modes_max"]
     assert sum(row_con["verdicts"].values()) == 1
+    assert row_con["loss_d_late_std"] is None  # two logs: one in the second half, no spread
 
     # predictions: Dirac-GAN with the matching loss, and x*y, under game-sim's names
     games = {(p["game"], p["game_sim"]) for p in data["predictions"]}
