@@ -153,6 +153,25 @@ def test_killed_prepare_resumes_to_the_same_checksum(tmp_path):
     assert not list(out.glob(".*.tmp"))
 
 
+def test_a_kill_while_the_progress_file_is_replaced_leaves_no_temp_after_resume(
+        tmp_path, labelled_npz):
+    """A kill inside the progress file's atomic write leaves its temp file beside it (seen once
+    in test_killed_prepare_resumes_to_the_same_checksum under load): the resume removes it."""
+    source = open_source(str(labelled_npz[0]))
+    out = tmp_path / "out"
+
+    def stop_after_first_shard(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        prepare(source, out, shard_size=16, progress=stop_after_first_shard)
+    # the name atomic_write gives it: "." + the file's name + a random part
+    (out / "..prepare-progress.json.k1ll3d.tmp").write_text('{"key": ')
+    prepare(source, out, shard_size=16)
+    assert not list(out.glob(".*.tmp"))
+    assert _manifest(out)["count"] == 40
+
+
 def test_interrupted_prepare_of_another_source_is_refused(tmp_path, labelled_npz):
     out = tmp_path / "out"
     out.mkdir()

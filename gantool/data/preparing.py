@@ -189,8 +189,11 @@ def _save_progress(out: Path, key: dict, done: dict[int, dict]) -> None:
 
 
 def _remove_temps(out: Path) -> None:
-    for temp in out.glob(".shard-*.tar.*.tmp"):
-        temp.unlink(missing_ok=True)
+    """The temp files of atomic writes a killed prepare left: its shards' and its progress
+    file's (a kill while the progress file was being replaced leaves one of those too)."""
+    for pattern in (".shard-*.tar.*.tmp", f".{shards.PROGRESS}.*.tmp"):
+        for temp in out.glob(pattern):
+            temp.unlink(missing_ok=True)
 
 
 def _remove_ours(out: Path) -> None:
