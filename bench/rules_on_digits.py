@@ -1,0 +1,108 @@
+"""Update rules on mnist-5k at equal wall time: does any rule beat alternating Adam on digits?
+
+Every rule trains the default run (`gantool train --update RULE`, every other option left at its
+default: dcgan, non-saturating loss, Adam, EMA) for the same wall time. Runs go two at a time,
+one thread each, so every run shares the machine with exactly one other and load hits all of
+them alike. A rule that costs more per step (extragradient's extrapolation, consensus's double
+backward) reaches fewer steps in the budget: equal wall time is the comparison a user faces.
+At each time T the newest checkpoint written by T is scored with `gantool evaluate` against
+mnist-5k in the digits classifier's features (the same figures as bench_quality.py), next to the
+real MNIST test digits' own scores (the limit). A second seed of alternating shows how far two
+seeds of one rule already differ.
+
+    python bench/rules_on_digits.py
+    python bench/rules_on_digits.py --at 150,300 --rules alternating,consensus --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_quality import (COLUMNS, checkpoints_by_time, evaluate, figures, mnist_test_digits,
+                           row)
+
+RULES = "alternating,simultaneous,extragradient,optimistic,consensus,sga,lookahead"
+
+
+def launch(rule: str, seed: int, runs: Path, threads: int) -> tuple[subprocess.Popen, float]:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    # A checkpoint every 100 steps, all kept, so each time T has a recent one.
+    cmd = [sys.executable, "-m", "gantool", "train", "--update", rule, "--seed", str(seed),
+           "--runs-root", str(runs), "--name", f"{rule}-{seed}", "--checkpoint-every", "100",
+           "--keep-last", "100000", "--no-tensorboard"]
+    launched = time.time()
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            cwd=runs), launched
+
+
+def train_pair(jobs: list[tuple[str, int]], runs: Path, budget: float,
+               threads: int) -> dict[str, float]:
+    """Train up to two runs at once for `budget` seconds each; their launch times by name."""
+    started = [(f"{rule}-{seed}", *launch(rule, seed, runs, threads)) for rule, seed in jobs]
+    for name, process, launched in started:
+        try:
+            process.wait(timeout=max(launched + budget - time.time(), 0))
+        except subprocess.TimeoutExpired:
+            process.terminate()  # gantool saves a checkpoint and exits 143
+            process.wait()
+        if process.returncode not in (0, 143):
+            raise SystemExit(f"rules_on_digits: {name} failed: "
+                             f"{process.stderr.read().decode()[-2000:]}")
+    return {name: launched for name, _, launched in started}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rules", default=RULES, help=f"comma-separated (default {RULES})")
+    parser.add_argument("--at", default="150,300",
+                        help="comma-separated wall times in seconds; the last is the budget")
+    parser.add_argument("--extra-seed", type=int, default=1,
+                        help="a second seed of alternating (-1: none)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per run")
+    parser.add_argument("--json", type=Path, help="also write every figure here")
+    args = parser.parse_args()
+    at = sorted(float(t) for t in args.at.split(","))
+    jobs = [(rule, 0) for rule in args.rules.split(",")]
+    if args.extra_seed >= 0:
+        jobs.append(("alternating", args.extra_seed))
+    print(f"{len(jobs)} runs of the default with --update RULE, {at[-1]:.0f} s each, two at a "
+          f"time, {args.threads} thread(s) each; snapshots at {args.at} s scored on digits "
+          "features vs mnist-5k")
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp)
+        launched: dict[str, float] = {}
+        for i in range(0, len(jobs), 2):
+            launched |= train_pair(jobs[i:i + 2], runs, at[-1], args.threads)
+        results["limit"] = figures(evaluate(["--fake", str(mnist_test_digits(runs / "t.npz"))],
+                                            runs))
+        for name, start in launched.items():
+            for t, checkpoint in zip(at, checkpoints_by_time(runs / name, start, at)):
+                if checkpoint is not None:
+                    results[f"{name}@{t:.0f}"] = {
+                        "checkpoint": checkpoint.name,
+                        "step": int(checkpoint.stem.split("-")[1]),
+                        **figures(evaluate(["--checkpoint", str(checkpoint)], runs))}
+    header = ["rule (seed), step", "wall s"] + [title for _, title in COLUMNS]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    print(row("real MNIST test digits (limit)", "-", results["limit"]))
+    for t in at:
+        for name in launched:
+            values = results.get(f"{name}@{t:.0f}")
+            if values is not None:
+                rule, seed = name.rsplit("-", 1)
+                print(row(f"{rule} ({seed}), {values['step']:,}", f"{t:.0f}", values))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
