@@ -31,21 +31,23 @@ from bench_quality import (COLUMNS, checkpoints_by_time, evaluate, figures, mnis
 RULES = "alternating,simultaneous,extragradient,optimistic,consensus,sga,lookahead"
 
 
-def launch(rule: str, seed: int, runs: Path, threads: int) -> tuple[subprocess.Popen, float]:
+def launch(rule: str, seed: int, runs: Path, threads: int,
+           every: int) -> tuple[subprocess.Popen, float]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    # A checkpoint every 100 steps, all kept, so each time T has a recent one.
+    # A checkpoint every `every` steps, all kept, so each time T has a recent one.
     cmd = [sys.executable, "-m", "gantool", "train", "--update", rule, "--seed", str(seed),
-           "--runs-root", str(runs), "--name", f"{rule}-{seed}", "--checkpoint-every", "100",
+           "--runs-root", str(runs), "--name", f"{rule}-{seed}", "--checkpoint-every", str(every),
            "--keep-last", "100000", "--no-tensorboard"]
     launched = time.time()
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             cwd=runs), launched
 
 
-def train_pair(jobs: list[tuple[str, int]], runs: Path, budget: float,
-               threads: int) -> dict[str, float]:
+def train_pair(jobs: list[tuple[str, int]], runs: Path, budget: float, threads: int,
+               every: int) -> dict[str, float]:
     """Train up to two runs at once for `budget` seconds each; their launch times by name."""
-    started = [(f"{rule}-{seed}", *launch(rule, seed, runs, threads)) for rule, seed in jobs]
+    started = [(f"{rule}-{seed}", *launch(rule, seed, runs, threads, every))
+               for rule, seed in jobs]
     for name, process, launched in started:
         try:
             process.wait(timeout=max(launched + budget - time.time(), 0))
@@ -58,7 +60,7 @@ def train_pair(jobs: list[tuple[str, int]], runs: Path, budget: float,
     return {name: launched for name, _, launched in started}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", default=RULES, help=f"comma-separated (default {RULES})")
     parser.add_argument("--at", default="150,300",
@@ -66,8 +68,13 @@ def main() -> None:
     parser.add_argument("--extra-seed", type=int, default=1,
                         help="a second seed of alternating (-1: none)")
     parser.add_argument("--threads", type=int, default=1, help="threads per run")
+    parser.add_argument("--n", type=int, default=10000, help="samples scored per checkpoint")
+    parser.add_argument("--max-samples", type=int,
+                        help="features kept per side for prdc and memorization [evaluate's]")
+    parser.add_argument("--checkpoint-every", type=int, default=100,
+                        help="steps between the checkpoints the times T pick from")
     parser.add_argument("--json", type=Path, help="also write every figure here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     at = sorted(float(t) for t in args.at.split(","))
     jobs = [(rule, 0) for rule in args.rules.split(",")]
     if args.extra_seed >= 0:
@@ -80,16 +87,19 @@ def main() -> None:
         runs = Path(tmp)
         launched: dict[str, float] = {}
         for i in range(0, len(jobs), 2):
-            launched |= train_pair(jobs[i:i + 2], runs, at[-1], args.threads)
-        results["limit"] = figures(evaluate(["--fake", str(mnist_test_digits(runs / "t.npz"))],
-                                            runs))
+            launched |= train_pair(jobs[i:i + 2], runs, at[-1], args.threads,
+                                   args.checkpoint_every)
+        kept = ["--max-samples", str(args.max_samples)] if args.max_samples else []
+        results["limit"] = figures(evaluate(
+            ["--fake", str(mnist_test_digits(runs / "t.npz")), *kept], runs))
         for name, start in launched.items():
             for t, checkpoint in zip(at, checkpoints_by_time(runs / name, start, at)):
                 if checkpoint is not None:
                     results[f"{name}@{t:.0f}"] = {
                         "checkpoint": checkpoint.name,
                         "step": int(checkpoint.stem.split("-")[1]),
-                        **figures(evaluate(["--checkpoint", str(checkpoint)], runs))}
+                        **figures(evaluate(
+                            ["--checkpoint", str(checkpoint), "--n", str(args.n), *kept], runs))}
     header = ["rule (seed), step", "wall s"] + [title for _, title in COLUMNS]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -102,7 +112,8 @@ def main() -> None:
                 print(row(f"{rule} ({seed}), {values['step']:,}", f"{t:.0f}", values))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
