@@ -120,15 +120,17 @@ EVAL_CURVES = {"fid": (("fid", "FID (lower is better)"), ("is", "IS")),
 
 
 def save_losses_plot(records: list[dict], path: str | Path) -> None:
-    """losses.png: D and G losses and D(x), D(G(z)) over the logged steps, and with
-    --eval-every a third panel of the evaluation's curves (FID and IS, or mode coverage)."""
+    """losses.png: D and G losses and D(x), D(G(z)) over the logged steps; with --ada a panel
+    of ADA's p and r_t, with --eval-every one of the evaluation's curves (FID and IS, or mode
+    coverage)."""
     rows = [r for r in records if "loss_d" in r]
     if not rows:
         return
     plt = _pyplot()
     steps = [r["step"] for r in rows]
+    ada = [r for r in rows if "ada_p" in r]
     evals = [r for r in rows if isinstance(r.get("eval"), dict)]
-    panels = 3 if evals else 2
+    panels = 2 + bool(ada) + bool(evals)
     fig, axes = plt.subplots(panels, 1, figsize=(6, 2.5 * panels), dpi=100, sharex=True)
     top, bottom = axes[0], axes[1]
     top.plot(steps, [r["loss_d"] for r in rows], label="D loss")
@@ -139,13 +141,25 @@ def save_losses_plot(records: list[dict], path: str | Path) -> None:
     bottom.plot(steps, [r["d_fake"] for r in rows], label="D(G(z))")
     bottom.set_ylim(-0.02, 1.02)
     bottom.legend(fontsize=8)
+    if ada:
+        _ada_panel(axes[2], ada)
     if evals:
-        _eval_panel(axes[2], evals)
+        _eval_panel(axes[-1], evals)
     axes[-1].set_xlabel("step")
     fig.tight_layout()
     with atomic_write(path) as handle:
         fig.savefig(handle, format="png")
     plt.close(fig)
+
+
+def _ada_panel(ax, rows: list[dict]) -> None:
+    """ADA's augmentation probability p and the overfitting signal r_t it steers."""
+    ax.plot([r["step"] for r in rows], [r["ada_p"] for r in rows], label="ADA p")
+    measured = [r for r in rows if r.get("ada_rt") is not None]
+    ax.plot([r["step"] for r in measured], [r["ada_rt"] for r in measured], lw=0.8,
+            label="r_t = E[sign D(x)]")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
 
 
 def _eval_panel(ax, evals: list[dict]) -> None:
