@@ -86,6 +86,10 @@ FIGURES: tuple[Figure, ...] = (
     Figure("train/default-samples.png", (
         "gantool train --name default",
         "gantool sample --run default --n 64 --out {img}/train/default-samples.png")),
+    # howto/diagnostics.md: a conditional G that ignores z (about 2 minutes on a 2-core CPU)
+    Figure("howto/conditional-collapse.png", (
+        "gantool train --conditional --steps 2000 --name conditional",
+        "gantool sample --run conditional --n 64 --out {img}/howto/conditional-collapse.png")),
     # theory/failure-modes.md and howto/mode-collapse.md: the three failure modes on ring8
     Figure("theory/non-convergence-losses.png", (
         "gantool train --dataset ring8 --arch mlp2d --lr-g 5e-3 --lr-d 5e-3 --beta1 0.9 "

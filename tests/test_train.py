@@ -185,6 +185,8 @@ def test_every_image_architecture_trains_conditional_with_every_option(tmp_path,
     images = sample_array(G, 4, labels=class_labels(G, 4, class_index=3))
     size = _image_size(arch) or 28
     assert images.shape == (4, size, size, 1) and images.dtype.name == "uint8"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["class_diversity"] >= 0 for r in records)  # judged within each class
 
 
 @pytest.mark.parametrize("loss", registry.names("loss"))

@@ -18,6 +18,7 @@ from gantool.train.diagnostics import (
     mode_coverage,
     pairwise_diversity,
     untrained_until,
+    within_class_diversity,
 )
 from gantool.train.distributed import World
 
@@ -398,3 +399,56 @@ def test_the_untrained_stage_lasts_longer_for_the_ema_g_that_is_sampled():
                              warmup_step=untrained_until(64, ema=0.999))
     r, raised = judged_probe({**COLLAPSED_MNIST_500, "step": 1000, "diversity": 0.11}, monitor)
     assert raised == [] and r["diag"]["mode_collapse"] is False
+
+
+def conditional_monitor(images, labels, pick):
+    """A digit monitor for a conditional G whose probe cycles through the labels 0..9."""
+    monitor = digit_monitor(images[pick], labels)
+    monitor.probe_labels = torch.arange(256) % 10
+    monitor.real_class_diversity = within_class_diversity(images[pick], labels[pick])
+    return monitor
+
+
+def test_a_conditional_g_that_ignores_z_is_flagged_within_its_classes(real_digits):
+    # The conditional default run's samples (docs/howto/diagnostics.md): one real-looking digit
+    # per label whatever z, so the class histogram is perfect and the overall diversity high.
+    images, labels = real_digits
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:256]
+    monitor = conditional_monitor(images, labels, pick)
+    one_per_class = torch.stack([images[labels == d][0] for d in range(10)])
+    noise = 0.02 * torch.randn(256, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    fake = one_per_class[torch.arange(256) % 10] + noise
+    r = record(1000)
+    monitor.measure_samples(fake, r)
+    raised = monitor.observe(r)
+    assert r["digit_kl"] < KL_COLLAPSE and r["diversity"] > 0.8  # what the other checks see
+    assert r["class_diversity"] < 0.2
+    assert len(raised) == 1 and raised[0].startswith(
+        "mode collapse at step 1000: sample diversity within a class is ")
+    assert "nearly the same image for every z of a class" in raised[0]
+    assert "final sample diversity within a class: " in "\n".join(monitor.summary(r))
+
+
+def test_a_conditional_g_drawing_varied_digits_of_each_class_is_not_flagged(real_digits):
+    images, labels = real_digits
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    monitor = conditional_monitor(images, labels, order[:256])
+    rest = order[256:]
+    by_class = [rest[labels[rest] == d] for d in range(10)]
+    fake = torch.stack([images[by_class[i % 10][i // 10]] for i in range(256)])
+    r = record(1000)
+    monitor.measure_samples(fake, r)
+    assert monitor.observe(r) == []
+    assert 0.8 < r["class_diversity"] < 1.2
+
+
+def test_an_untrained_conditional_gs_blobs_are_not_flagged(real_digits):
+    images, labels = real_digits
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:256]
+    monitor = conditional_monitor(images, labels, pick)
+    alike = images[:256].mean(0, keepdim=True) + 0.02 * torch.randn(256, 1, 28, 28)
+    r = record(100)
+    monitor.measure_samples(alike, r)
+    assert r["class_diversity"] < 0.1
+    monitor.observe(r)
+    assert r["diag"]["mode_collapse"] is False

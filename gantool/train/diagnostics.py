@@ -134,6 +134,15 @@ def pairwise_diversity(x: torch.Tensor) -> float:
     return float(dist.sum() / max(1, n * (n - 1)))
 
 
+def within_class_diversity(x: torch.Tensor, labels: torch.Tensor) -> float:
+    """pairwise_diversity within each class, averaged over the classes with two or more
+    samples (0 when none has)."""
+    labels = labels.to(x.device)
+    values = [pairwise_diversity(x[labels == c]) for c in labels.unique()
+              if int((labels == c).sum()) > 1]
+    return sum(values) / len(values) if values else 0.0
+
+
 class DigitProbe:
     """Model-space images (N, C, H, W) in [-1, 1] -> the shipped digit classifier's
     probabilities (N, C, 10), one digit per channel (stacked-mnist has three).
@@ -232,6 +241,10 @@ class FailureMonitor:
     modes: torch.Tensor | None = None
     mode_std: float | None = None
     real_diversity: float | None = None
+    # Conditional G on labelled images: the probe's labels and the real data's diversity within
+    # a class (within_class_diversity), set after construction like real_diversity.
+    probe_labels: torch.Tensor | None = None
+    real_class_diversity: float | None = None
     loss: str = ""
     r1: float = 0.0
     spectral_norm: bool = False
@@ -256,6 +269,9 @@ class FailureMonitor:
             return
         if self.real_diversity:
             record["diversity"] = pairwise_diversity(fake) / self.real_diversity
+        if self.real_class_diversity and self.probe_labels is not None:
+            record["class_diversity"] = (within_class_diversity(fake, self.probe_labels)
+                                         / self.real_class_diversity)
         if self.class_probs_fn is not None:
             record.update(class_measures(self.class_probs_fn(fake), self.data_class_hist))
 
@@ -334,9 +350,10 @@ class FailureMonitor:
                 return (f"{at}: {100 * r['near_share']:.0f}% of the samples sit near modes but "
                         f"cover only {r['modes_near']} of {r['modes_total']}")
             return ""
-        if "digit_hist" not in r and "diversity" not in r:
+        if not {"digit_hist", "diversity", "class_diversity"} & r.keys():
             return None
-        return self._digits_collapsed(r, at) or self._diversity_fell(r, at)
+        return (self._digits_collapsed(r, at) or self._class_diversity_low(r, at)
+                or self._diversity_fell(r, at))
 
     def _digits_collapsed(self, r: dict, at: str) -> str:
         if "digit_hist" not in r or self._untrained(r):
@@ -364,6 +381,18 @@ class FailureMonitor:
         self.peak_diversity = max(self.peak_diversity, r["diversity"])
         if r["diversity"] < COLLAPSE_DIVERSITY and r["diversity"] < 0.5 * self.peak_diversity:
             return f"{at}: sample diversity is {100 * r['diversity']:.0f}% of the real data's"
+        return ""
+
+    def _class_diversity_low(self, r: dict, at: str) -> str:
+        # An untrained G's samples are alike blobs (1% of the real data's diversity within a
+        # class), so only a G past its untrained start is judged; measured on the conditional
+        # default run (docs/howto/diagnostics.md): 13-15% from step 1000 on, one image per
+        # class whatever z; a healthy G is near 100%.
+        if "class_diversity" not in r or self._untrained(r):
+            return ""
+        if r["class_diversity"] < COLLAPSE_DIVERSITY:
+            return (f"{at}: sample diversity within a class is {100 * r['class_diversity']:.0f}% "
+                    "of the real data's: G draws nearly the same image for every z of a class")
         return ""
 
     def _overfitting(self, r: dict) -> str | None:
@@ -401,7 +430,9 @@ class FailureMonitor:
         if kind != "mode_collapse" or self.modes is not None:
             return ""
         measured = [m for m, on in (("digit classes", self.class_probs_fn is not None),
-                                    ("diversity", bool(self.real_diversity))) if on]
+                                    ("diversity", bool(self.real_diversity)),
+                                    ("diversity within a class",
+                                     bool(self.real_class_diversity))) if on]
         return f" ({' and '.join(measured)})" if measured else ""
 
     @staticmethod
@@ -416,6 +447,9 @@ class FailureMonitor:
         if last and "diversity" in last:
             lines.append(f"final sample diversity: {100 * last['diversity']:.0f}% of the "
                          "real data's")
+        if last and "class_diversity" in last:
+            lines.append(f"final sample diversity within a class: "
+                         f"{100 * last['class_diversity']:.0f}% of the real data's")
         if last and "digit_hist" in last:
             lines.append(f"final digit histogram of the probe samples (0-9): "
                          f"{last['digit_hist']}, KL to the data's {last['digit_kl']:.2f}")

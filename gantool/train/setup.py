@@ -26,6 +26,7 @@ from gantool.train.diagnostics import (
     FailureMonitor,
     digit_histogram,
     pairwise_diversity,
+    within_class_diversity,
     untrained_until,
 )
 from gantool.train.distributed import World
@@ -136,8 +137,14 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
                              r1=c.r1, spectral_norm=c.spectral_norm, ada=ada, **_digit_probe(c, dataset, device),
                              warmup_step=untrained_until(c.batch_size, c.ema, c.ema_kimg))
     if dataset.is_image:
-        real = _real_sample(dataset, n_probe, fixed_gen)
+        real, real_labels = _real_sample(dataset, n_probe, fixed_gen)
         monitor.real_diversity = pairwise_diversity(dataset.to_model(real))
+        if y is not None and real_labels is not None:
+            # A conditional G can ignore z and draw one image per class: its overall diversity
+            # stays high (the labels vary), so it is judged within each class.
+            monitor.probe_labels = y[:n_probe]
+            monitor.real_class_diversity = within_class_diversity(dataset.to_model(real),
+                                                                  real_labels)
 
     evaluator = None
     if c.eval_every is not None:  # refused here, before a step, on data it is not defined for
@@ -217,11 +224,14 @@ def _batch_stream(dataset, c: TrainConfig, device, world: World):
     return BatchStream(dataset, c.batch_size, device, c.seed, world, c.conditional)
 
 
-def _real_sample(dataset, n: int, generator: torch.Generator) -> torch.Tensor:
-    """A seeded sample of real images (uint8) for the monitor's diversity reference."""
+def _real_sample(dataset, n: int, generator: torch.Generator):
+    """A seeded sample of real images (uint8) for the monitor's diversity reference, and their
+    labels (None for unlabelled and streamed data)."""
     if hasattr(dataset, "peek"):
-        return dataset.peek(n, generator)
-    return dataset.data[torch.randperm(len(dataset), generator=generator)[:n]]
+        return dataset.peek(n, generator), None
+    index = torch.randperm(len(dataset), generator=generator)[:n]
+    labels = getattr(dataset, "labels", None)
+    return dataset.data[index], None if labels is None else labels[index]
 
 
 def _load_data(c: TrainConfig):
