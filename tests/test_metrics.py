@@ -162,28 +162,58 @@ def test_feature_caps_keep_at_most_max_samples():
     assert metric.compute()[0].n == 25
 
 
-def direct_inception_score(p: np.ndarray, splits: int) -> tuple[float, float]:
+def direct_inception_score(p: np.ndarray, splits: int,
+                           sizes: list[int] | None = None) -> tuple[float, float]:
+    """IS over consecutive parts of p: `splits` nearly equal ones, or of the given sizes."""
     scores = []
-    for part in np.array_split(p, splits):
+    bounds = np.cumsum(sizes)[:-1] if sizes else splits
+    for part in np.array_split(p, bounds):
         marginal = part.mean(0)
         kl = (part * (np.log(part) - np.log(marginal))).sum(1).mean()
         scores.append(math.exp(kl))
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def test_inception_score_matches_the_direct_formula():
+def test_inception_score_matches_the_direct_formula_on_its_random_splits():
     rng = np.random.default_rng(10)
-    logits = rng.standard_normal((200, 10)) * 3
+    logits = rng.standard_normal((203, 10)) * 3
     p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    metric = InceptionScore(splits=4)
+    metric = InceptionScore(splits=4, seed=3)
     for chunk in np.array_split(p, 7):
         metric.update(torch.from_numpy(chunk), real=False)
     (score,) = metric.compute()
-    # Streaming assigns sample i to split i mod 4: regroup the rows the same way.
-    regrouped = np.concatenate([p[i::4] for i in range(4)])
-    mean, std = direct_inception_score(regrouped, 4)
+    # Each run of 4 samples is dealt to the 4 splits by a permutation from the seeded generator.
+    generator = torch.Generator().manual_seed(3)
+    dealt = torch.cat([torch.randperm(4, generator=generator) for _ in range(51)])[:203].numpy()
+    assert sorted(np.bincount(dealt)) == [50, 51, 51, 51]
+    parts = [p[dealt == s] for s in range(4)]
+    mean, std = direct_inception_score(np.concatenate(parts), 4, [len(x) for x in parts])
     assert score.value == pytest.approx(mean, rel=1e-10)
     assert score.std == pytest.approx(std, rel=1e-8)
+
+
+def test_inception_score_does_not_depend_on_the_batch_size():
+    p = torch.softmax(torch.randn(1000, 10, generator=torch.Generator().manual_seed(0)) * 3, 1)
+    scores = []
+    for batch in (1, 7, 1000):
+        metric = InceptionScore(splits=10)
+        for chunk in p.double().split(batch):
+            metric.update(chunk, real=False)
+        scores.append(metric.compute()[0])
+    assert len({s.value for s in scores}) == 1 and len({s.std for s in scores}) == 1
+
+
+def test_inception_score_of_samples_in_label_order_is_that_of_shuffled_ones():
+    # A conditional G is sampled with labels 0..9 in turn; each sample is sure of its class.
+    # An interleaved split (i mod 10) held one class each and scored 1 instead of 10.
+    ordered = torch.eye(10, dtype=torch.float64).repeat(500, 1) * 0.99 + 0.001
+    shuffled = ordered[torch.randperm(5000, generator=torch.Generator().manual_seed(1))]
+    scores = []
+    for p in (ordered, shuffled):
+        metric = InceptionScore(splits=10)
+        metric.update(p, real=False)
+        scores.append(metric.compute()[0].value)
+    assert scores[0] == pytest.approx(scores[1], rel=0.02) and scores[0] > 9
 
 
 def test_inception_score_extremes():

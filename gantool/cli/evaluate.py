@@ -37,7 +37,8 @@ def evaluate_command(
         show_default=False,
     ),
     n: int = typer.Option(10_000, "--n", help="How many samples to draw from --run/--checkpoint."),
-    seed: int = typer.Option(0, "--seed", help="Latent seed for drawn samples and KID subsets."),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of the drawn samples' latents, KID's subsets and IS's random splits."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="Use the run's EMA weights if kept."),
     runs_root: str = typer.Option("runs", "--runs-root", help="Where runs live."),
     real: str = typer.Option(

@@ -1,8 +1,13 @@
 """`is`: the Inception Score (Salimans et al. 2016), exp(E_x KL(p(y|x) || p(y))), over splits.
 
-Streaming: sample i goes to split i mod `splits` (a fixed interleaving instead of contiguous
-blocks; samples are exchangeable, so the expectation is the same), and each split keeps only
-sum_x p(y|x) and sum_x sum_y p log p, so memory is independent of N. For split s with n_s samples:
+Splits are a seeded random partition, as torch-fidelity and torchmetrics shuffle the samples
+before cutting them into splits: samples need not come in random order (a conditional G is
+sampled with the labels 0, 1, ..., K-1 in turn; a fixed interleaving i mod `splits` then put one
+class in each split and scored a good conditional G near 1). Streaming: each run of `splits`
+consecutive samples is dealt to the splits by a random permutation drawn from a generator seeded
+with `seed`, in order, so the partition does not depend on the batch size, and every split gets
+N // splits or one more. Each split keeps only sum_x p(y|x) and sum_x sum_y p log p, so memory is
+independent of N. For split s with n_s samples:
 IS_s = exp(sum_x sum_y p log p / n_s - sum_y pbar log pbar), pbar = sum_x p(y|x) / n_s.
 """
 
@@ -31,10 +36,12 @@ class InceptionScore(Metric):
     uses = "probabilities"
     needs_real = False
 
-    def __init__(self, splits: int = 10) -> None:
+    def __init__(self, splits: int = 10, seed: int = 0) -> None:
         if splits < 1:
             raise UsageError(f"IS needs splits >= 1, got {splits}")
         self.splits = splits
+        self.generator = torch.Generator().manual_seed(seed)
+        self.dealt = torch.zeros(0, dtype=torch.long)  # splits of the samples still to come
         self.n = 0
         self.prob_sums: torch.Tensor | None = None
         self.plogp_sums = torch.zeros(splits, dtype=torch.float64)
@@ -51,11 +58,20 @@ class InceptionScore(Metric):
         p = values.detach().to("cpu", torch.float64)
         if self.prob_sums is None:
             self.prob_sums = torch.zeros(self.splits, p.shape[1], dtype=torch.float64)
-        split = (torch.arange(len(p)) + self.n) % self.splits
+        split = self._deal(len(p))
         self.prob_sums.index_add_(0, split, p)
         self.plogp_sums.index_add_(0, split, torch.xlogy(p, p).sum(1))
         self.counts.index_add_(0, split, torch.ones(len(p), dtype=torch.float64))
         self.n += len(p)
+
+    def _deal(self, count: int) -> torch.Tensor:
+        """The splits of the next `count` samples: one random permutation per `splits` samples."""
+        rounds = -(-(count - len(self.dealt)) // self.splits)
+        if rounds > 0:
+            fresh = [torch.randperm(self.splits, generator=self.generator) for _ in range(rounds)]
+            self.dealt = torch.cat([self.dealt, *fresh])
+        split, self.dealt = self.dealt[:count], self.dealt[count:]
+        return split
 
     def compute(self) -> list[Score]:
         if self.n < self.splits or self.prob_sums is None:
@@ -68,5 +84,5 @@ class InceptionScore(Metric):
 
 @register("metric", "is", "Inception Score over splits (mean, std); higher is better")
 @declare(Option("splits", "--is-splits", 10, "IS splits", minimum=1))
-def inception_score(*, splits: int = 10) -> Metric:
-    return InceptionScore(splits)
+def inception_score(*, splits: int = 10, seed: int = 0) -> Metric:
+    return InceptionScore(splits, seed)
