@@ -86,6 +86,10 @@ FIGURES: tuple[Figure, ...] = (
     Figure("train/default-samples.png", (
         "gantool train --name default",
         "gantool sample --run default --n 64 --out {img}/train/default-samples.png")),
+    # train.md: ADA's p and r_t on 500 digits (about 3 minutes on a 2-core CPU)
+    Figure("train/ada-500-losses.png", (
+        "gantool train --subset 500 --no-spectral-norm --steps 3000 --ada --name ada-500",),
+        source="runs/ada-500/losses.png"),
     # howto/diagnostics.md: a conditional G that ignores z (about 2 minutes on a 2-core CPU)
     Figure("howto/conditional-collapse.png", (
         "gantool train --conditional --steps 2000 --name conditional",

@@ -227,3 +227,40 @@ def test_a_run_name_is_found_under_runs_root_even_beside_a_plain_folder(tmp_path
     (tmp_path / "other").mkdir()
     with pytest.raises(UsageError, match="other is not a gantool run directory"):
         rundir.resolve_run("other", "runs")
+
+
+def test_subset_trains_on_a_seeded_pick_exactly_as_on_a_file_of_those_digits(tmp_path):
+    import numpy as np
+
+    from gantool.data import load_dataset
+
+    digits = load_dataset("mnist-5k")
+    pick = np.random.default_rng(0).choice(len(digits), 50, replace=False)  # what --subset draws
+    npz = tmp_path / "fifty.npz"
+    np.savez(npz, images=digits.data[pick].numpy(), labels=digits.labels[pick].numpy())
+    common = {"arch": "mlp", "steps": 3, "batch_size": 16, "seed": 4}
+    subset = train(tiny(tmp_path, dataset="mnist-5k", subset=50, name="subset", **common),
+                   reporter=quiet())
+    from_file = train(tiny(tmp_path, dataset="array", data_root=str(npz), name="file", **common),
+                      reporter=quiet())
+    a, b = (load_checkpoint(latest_checkpoint(run)) for run in (subset, from_file))
+    assert a["data_info"]["num_samples"] == 50
+    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+    assert all(torch.equal(a["D"][k], b["D"][k]) for k in a["D"])
+    assert json.loads((subset / "config.json").read_text())["options"]["subset"] == 50
+
+
+@pytest.mark.parametrize("value, message", [
+    ("6000", "Error: --subset 6000: dataset mnist-5k has 5000 samples; give 1 to 5000"),
+    ("0", "Error: --subset must be at least 1 (samples to train on)"),
+])
+def test_a_subset_the_dataset_cannot_give_is_refused_and_nothing_is_created(tmp_path, value,
+                                                                          message):
+    from conftest import run_cli
+
+    proc = run_cli("train", "--subset", value, "--steps", "1", "--runs-root",
+                   str(tmp_path / "runs"), cwd=tmp_path)
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 2
+    assert stderr.strip().splitlines()[-1] == message
+    assert "Traceback" not in stderr and not (tmp_path / "runs").exists()

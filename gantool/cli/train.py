@@ -32,6 +32,9 @@ def train_command(
     image_size: int = _opt(None, "--image-size", help="Resize images to this size.",
                            panel=HELP_DATA),
     channels: int = _opt(None, "--channels", help="1 (grey) or 3 (RGB).", panel=HELP_DATA),
+    subset: int = _opt(None, "--subset", help="Train on a random N of the dataset's samples "
+                       "(the same N for every --seed): small-data runs, e.g. for --ada.",
+                       panel=HELP_DATA),
     arch: str = _opt(None, "--arch", help="Architecture (default dcgan, with "
                      "--spectral-norm and --ema-kimg 10 unless given; mlp2d for ring8 and "
                      "grid25): dcgan, mlp, gan-mlp, resnet, r3gan, mlp2d (2-D points).",

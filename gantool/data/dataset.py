@@ -72,6 +72,19 @@ class Dataset:
             f"{self.num_classes} classes)"
         )
 
+    def subset(self, n: int) -> Dataset:
+        """A seeded random `n` of the samples (seed 0, so every training seed sees the same ones),
+        with their labels: numpy's default_rng(0).choice(len(self), n, replace=False)."""
+        import numpy as np
+
+        if not 1 <= n <= len(self):
+            raise UsageError(f"--subset {n}: dataset {self.name or 'the data'} has {len(self)} "
+                             f"samples; give 1 to {len(self)}")
+        pick = torch.from_numpy(np.random.default_rng(0).choice(len(self), n, replace=False))
+        return Dataset(self.data[pick], None if self.labels is None else self.labels[pick],
+                       num_classes=self.num_classes, modes=self.modes, mode_std=self.mode_std,
+                       name=self.name)
+
     def to_model(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float32 in [-1, 1]; points pass through."""
         if x.dtype == torch.uint8:

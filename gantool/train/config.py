@@ -28,6 +28,7 @@ class TrainConfig:
     download: bool = False
     image_size: int | None = None
     channels: int | None = None
+    subset: int | None = None  # train on a seeded random N of the samples (small-data runs)
     # model and objective
     arch: str = "dcgan"
     arch_options: dict[str, Any] | None = None  # the architecture's own options (width, ...)
@@ -270,6 +271,7 @@ def validate(c: TrainConfig) -> None:
     need(c.z_dim is None or c.z_dim >= 1, "--z-dim must be at least 1")
     need(c.image_size is None or c.image_size >= 4, "--image-size must be at least 4")
     need(c.channels in (None, 1, 3), "--channels must be 1 or 3")
+    need(c.subset is None or c.subset >= 1, "--subset must be at least 1 (samples to train on)")
     need(c.device in DEVICES, f"--device must be one of: {', '.join(DEVICES)}")
     need(c.optimizer in OPTIMIZERS, f"--optimizer must be one of: {', '.join(OPTIMIZERS)} "
          f"(the per-player step; the update rule is --update), not {c.optimizer!r}")

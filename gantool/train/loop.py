@@ -134,9 +134,11 @@ def _loop(run: setup.Run, run_dir: Path, resuming: bool, log: Reporter) -> None:
 
     with _StopSignals() as stop:
         if not resuming:
-            log.info(f"training {c.arch} on {c.dataset} ({len(run.dataset)} samples"
-                     f"{', the bundled default' if c.dataset == 'mnist-5k' else ''}) with the "
-                     f"{c.loss} loss for {run.total} steps on {s.device}; run directory {run_dir}")
+            bundled = ", the bundled default" if c.dataset == "mnist-5k" else ""
+            samples = (f"a random {c.subset} of its samples, --subset" if c.subset
+                       else f"{len(run.dataset)} samples{bundled}")
+            log.info(f"training {c.arch} on {c.dataset} ({samples}) with the {c.loss} loss for "
+                     f"{run.total} steps on {s.device}; run directory {run_dir}")
             _snapshot(run, run_dir)  # the lecture's "epoch 0": what the untrained G makes
         log.start(s.step, run.total)
         while s.step < run.total:

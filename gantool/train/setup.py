@@ -237,5 +237,11 @@ def _real_sample(dataset, n: int, generator: torch.Generator):
 def _load_data(c: TrainConfig):
     from gantool.data import load_dataset
 
-    return load_dataset(c.dataset, root=c.data_root, image_size=c.image_size,
-                        channels=c.channels, download=c.download, seed=c.seed)
+    dataset = load_dataset(c.dataset, root=c.data_root, image_size=c.image_size,
+                           channels=c.channels, download=c.download, seed=c.seed)
+    if c.subset is None:
+        return dataset
+    if not hasattr(dataset, "subset"):
+        raise UsageError(f"--subset needs a dataset held in memory; {c.dataset!r} streams from "
+                         "its shards (gantool prepare fewer images instead)")
+    return dataset.subset(c.subset)

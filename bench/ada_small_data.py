@@ -1,0 +1,148 @@
+"""ADA on 500 digits: does D overfit without it, and does ADA's p hold r_t at its target?
+
+Two runs of `gantool train --subset 500` (the same seeded random 500 of mnist-5k's digits), one
+with `--ada`, one without, side by side with one thread each. The discriminator is the DCGAN paper's (BatchNorm, no spectral norm),
+which memorises a small set quickly. For every checkpoint the script measures Karras et al.'s
+overfitting signals on D itself (their Fig. 1b): E[sign D(x)] on the 500 training digits and on
+500 held-out MNIST test digits. A D that tells the training digits from unseen ones of the same
+kind has memorised them. It also reads ADA's p and r_t from the ADA run's metrics.jsonl and
+scores each run's last G with `gantool evaluate` against the held-out test digits.
+
+    python bench/ada_small_data.py --steps 3000 --json bench/results/ada_small_data.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+METRICS = "fid,is,prdc,mode-coverage,memorization"
+RUNS = {"no-ada": [], "ada": ["--ada"]}
+
+
+def digits(work: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training digits (what --subset n picks) and as many held-out MNIST test digits; the
+    test digits are also written to test.npz, the real side of the final evaluation."""
+    from gantool.data import load_dataset
+
+    train = load_dataset("mnist-5k").subset(n).data.numpy()
+    with gzip.open(MNIST / "t10k-images-idx3-ubyte.gz") as f:
+        test = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
+    np.savez(work / "test.npz", images=test[:, 0])
+    return train, test[np.random.default_rng(1).choice(len(test), n, replace=False)]
+
+
+def train_both(n: int, work: Path, steps: int, every: int, threads: int) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    common = ["--subset", str(n), "--no-spectral-norm",
+              "--steps", str(steps), "--checkpoint-every", str(every), "--keep-last", "1000",
+              "--runs-root", str(work), "--no-tensorboard"]
+    running = [subprocess.Popen([sys.executable, "-m", "gantool", "train", "--name", name,
+                                 *common, *extra], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+               for name, extra in RUNS.items()]
+    for name, process in zip(RUNS, running):
+        _, err = process.communicate()
+        if process.returncode != 0:
+            raise SystemExit(f"ada_small_data: {name} failed: {err.decode()[-2000:]}")
+
+
+def sign_means(checkpoint: Path, train: np.ndarray, held_out: np.ndarray) -> tuple[float, float]:
+    """E[sign D(x)] on the training and on the held-out digits, D as it trains (train mode,
+    batches of real digits only, as the loop feeds a BatchNorm D)."""
+    import torch
+
+    from gantool.train.checkpoint import build_models, load_checkpoint, load_weights
+
+    state = load_checkpoint(checkpoint)
+    _, D = build_models(state["arch"])
+    load_weights(D, state["D"], state["arch"]["name"], checkpoint)
+    D.train()
+
+    def mean_sign(images: np.ndarray) -> float:
+        x = torch.from_numpy(images).float().div(127.5).sub(1.0)
+        with torch.no_grad():
+            return float(torch.cat([torch.sign(D(b)) for b in x.split(64)]).mean())
+
+    return mean_sign(train), mean_sign(held_out)
+
+
+def ada_log(run: Path) -> list[dict]:
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{"step": r["step"], "p": r["ada_p"], "rt": r.get("ada_rt")}
+            for r in records if "ada_p" in r]
+
+
+def evaluate(run: Path, real: Path) -> dict:
+    cmd = [sys.executable, "-m", "gantool", "evaluate", "--run", str(run), "--real", str(real),
+           "--feature-extractor", "digits", "--metrics", METRICS, "--json"]
+    done = subprocess.run(cmd, capture_output=True)
+    if done.returncode != 0:
+        raise SystemExit(f"ada_small_data: {' '.join(cmd)}: {done.stderr.decode()[-1000:]}")
+    return {k: m["value"] for k, m in json.loads(done.stdout)["metrics"].items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--digits", type=int, default=500, help="training digits")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--checkpoints", type=int, default=10, help="checkpoints per run")
+    parser.add_argument("--threads", type=int, default=1, help="threads per run")
+    parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--keep", type=Path, help="keep the runs in this directory")
+    args = parser.parse_args(argv)
+    every = max(args.steps // args.checkpoints, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        train, held_out = digits(work, args.digits)
+        train_both(args.digits, work, args.steps, every, args.threads)
+        results = {"digits": args.digits, "steps": args.steps, "runs": {}}
+        for name in RUNS:
+            from gantool.train.checkpoint import list_checkpoints
+
+            curve = []
+            for step, path in list_checkpoints(work / name / "checkpoints"):
+                r_train, r_val = sign_means(path, train, held_out)
+                curve.append({"step": step, "sign_train": r_train, "sign_held_out": r_val})
+            results["runs"][name] = {"checkpoints": curve, "ada": ada_log(work / name),
+                                     "final": evaluate(work / name, work / "test.npz")}
+    print_tables(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def print_tables(results: dict) -> None:
+    runs = results["runs"]
+    print(f"{results['digits']} training digits, {results['steps']} steps; E[sign D(x)] on the "
+          "training digits / on held-out test digits, and ADA's p and r_t at that step")
+    print("| step | no ADA: train / held-out | ADA: train / held-out | ADA p | ADA r_t |")
+    print("|---|---|---|---|---|")
+    ada_by_step = {r["step"]: r for r in runs["ada"]["ada"]}
+    for plain, ada in zip(runs["no-ada"]["checkpoints"], runs["ada"]["checkpoints"]):
+        log = ada_by_step.get(ada["step"], {})
+        rt = "-" if log.get("rt") is None else f"{log['rt']:.2f}"
+        p = "-" if "p" not in log else f"{log['p']:.3f}"
+        print(f"| {plain['step']} | {plain['sign_train']:.2f} / {plain['sign_held_out']:.2f} | "
+              f"{ada['sign_train']:.2f} / {ada['sign_held_out']:.2f} | {p} | {rt} |")
+    print("| run | IS | FID (digits) | precision | recall | coverage | mode KL | memorized |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, run in runs.items():
+        f = run["final"]
+        print(f"| {name} | {f['is']:.2f} | {f['fid']:.0f} | {f['precision']:.2f} | "
+              f"{f['recall']:.2f} | {f['coverage']:.2f} | {f['mode_kl']:.3f} | "
+              f"{f['memorized']:.3f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
