@@ -22,6 +22,8 @@ def format_record(r: dict, total: int) -> str:
                      f"{100 * r['near_share']:.0f}% of samples)")
     if "diversity" in r:
         parts.append(f"diversity {100 * r['diversity']:.0f}%")
+    if "class_diversity" in r:
+        parts.append(f"within a class {100 * r['class_diversity']:.0f}%")
     if "eval" in r:
         parts.append(format_eval(r["eval"]))
     flags = [k for k, on in r.get("diag", {}).items() if on]
