@@ -26,8 +26,8 @@ from gantool.train.diagnostics import (
     FailureMonitor,
     digit_histogram,
     pairwise_diversity,
-    within_class_diversity,
     untrained_until,
+    within_class_diversity,
 )
 from gantool.train.distributed import World
 from gantool.train.metrics_log import MetricsLog
