@@ -8,9 +8,11 @@ backward) reaches fewer steps in the budget: equal wall time is the comparison a
 At each time T the newest checkpoint written by T is scored with `gantool evaluate` against
 mnist-5k in the digits classifier's features (the same figures as bench_quality.py), next to the
 real MNIST test digits' own scores (the limit). A second seed of alternating shows how far two
-seeds of one rule already differ.
+seeds of one rule already differ; `--seeds 0,1,2` runs every rule at each seed instead.
 
     python bench/rules_on_digits.py
+    python bench/rules_on_digits.py --rules alternating,optimistic --seeds 0,1,2 --extra-seed -1
+    python bench/rules_on_digits.py --rules consensus:gamma=0.1,consensus:gamma=0.01 --extra-seed -1
     python bench/rules_on_digits.py --at 150,300 --rules alternating,consensus --json out.json
 """
 
@@ -31,12 +33,20 @@ from bench_quality import (COLUMNS, checkpoints_by_time, evaluate, figures, mnis
 RULES = "alternating,simultaneous,extragradient,optimistic,consensus,sga,lookahead"
 
 
+def run_name(rule: str, seed: int) -> str:
+    """`consensus:gamma=0.1` at seed 0 trains in the folder `consensus_gamma=0.1-0`."""
+    return f"{rule.replace(':', '_')}-{seed}"
+
+
 def launch(rule: str, seed: int, runs: Path, threads: int,
            every: int) -> tuple[subprocess.Popen, float]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    name, *options = rule.split(":")
+    update = [arg for option in options for arg in ("--update-opt", option)]
     # A checkpoint every `every` steps, all kept, so each time T has a recent one.
-    cmd = [sys.executable, "-m", "gantool", "train", "--update", rule, "--seed", str(seed),
-           "--runs-root", str(runs), "--name", f"{rule}-{seed}", "--checkpoint-every", str(every),
+    cmd = [sys.executable, "-m", "gantool", "train", "--update", name, *update,
+           "--seed", str(seed), "--runs-root", str(runs), "--name", run_name(rule, seed),
+           "--checkpoint-every", str(every),
            "--keep-last", "100000", "--no-tensorboard"]
     launched = time.time()
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -46,7 +56,7 @@ def launch(rule: str, seed: int, runs: Path, threads: int,
 def train_pair(jobs: list[tuple[str, int]], runs: Path, budget: float, threads: int,
                every: int) -> dict[str, float]:
     """Train up to two runs at once for `budget` seconds each; their launch times by name."""
-    started = [(f"{rule}-{seed}", *launch(rule, seed, runs, threads, every))
+    started = [(run_name(rule, seed), *launch(rule, seed, runs, threads, every))
                for rule, seed in jobs]
     for name, process, launched in started:
         try:
@@ -62,9 +72,13 @@ def train_pair(jobs: list[tuple[str, int]], runs: Path, budget: float, threads: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rules", default=RULES, help=f"comma-separated (default {RULES})")
+    parser.add_argument("--rules", default=RULES,
+                        help=f"comma-separated (default {RULES}); RULE:KEY=VALUE[:KEY=VALUE] "
+                             "passes --update-opt KEY=VALUE, e.g. consensus:gamma=0.1")
     parser.add_argument("--at", default="150,300",
                         help="comma-separated wall times in seconds; the last is the budget")
+    parser.add_argument("--seeds", default="0",
+                        help="comma-separated seeds, each rule runs at every one (default 0)")
     parser.add_argument("--extra-seed", type=int, default=1,
                         help="a second seed of alternating (-1: none)")
     parser.add_argument("--threads", type=int, default=1, help="threads per run")
@@ -76,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args(argv)
     at = sorted(float(t) for t in args.at.split(","))
-    jobs = [(rule, 0) for rule in args.rules.split(",")]
-    if args.extra_seed >= 0:
+    # Seed by seed, so the runs that share the machine are the rules at one seed.
+    jobs = [(rule, int(seed)) for seed in args.seeds.split(",") for rule in args.rules.split(",")]
+    if args.extra_seed >= 0 and ("alternating", args.extra_seed) not in jobs:
         jobs.append(("alternating", args.extra_seed))
     print(f"{len(jobs)} runs of the default with --update RULE, {at[-1]:.0f} s each, two at a "
           f"time, {args.threads} thread(s) each; snapshots at {args.at} s scored on digits "
@@ -109,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             values = results.get(f"{name}@{t:.0f}")
             if values is not None:
                 rule, seed = name.rsplit("-", 1)
-                print(row(f"{rule} ({seed}), {values['step']:,}", f"{t:.0f}", values))
+                print(row(f"{rule.replace('_', ' ')} ({seed}), {values['step']:,}", f"{t:.0f}", values))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

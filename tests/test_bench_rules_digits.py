@@ -23,18 +23,22 @@ def _load():
 
 def test_two_rules_for_twenty_seconds_are_scored_against_the_limit(tmp_path, capsys):
     results = tmp_path / "rules.json"
-    argv = ["--rules", "alternating,optimistic", "--extra-seed", "-1", "--at", "20",
-            "--n", "200", "--max-samples", "500", "--checkpoint-every", "5", "--json", str(results)]
+    # A rule with an option and a seed other than 0: both must reach `gantool train`.
+    argv = ["--rules", "optimistic,consensus:gamma=0.1", "--seeds", "3", "--extra-seed", "-1",
+            "--at", "20", "--n", "200", "--max-samples", "500", "--checkpoint-every", "5",
+            "--json", str(results)]
     assert _load().main(argv) == 0
     data = json.loads(results.read_text())
 
     limit = data.pop("limit")
     assert limit["is"] > 9 and limit["fid"] < 30 and limit["modes"] == 10  # real test digits
-    assert set(data) == {"alternating-0@20", "optimistic-0@20"}
+    assert set(data) == {"optimistic-3@20", "consensus_gamma=0.1-3@20"}
     for name, run in data.items():
         assert run["step"] >= 5 and run["checkpoint"] == f"step-{run['step']:06d}.pt", name
         assert {"is", "fid", "recall", "coverage", "mode_kl", "memorized"} <= set(run)
         assert run["fid"] > limit["fid"]  # twenty seconds of training is far from real digits
     table = capsys.readouterr().out
     assert "| real MNIST test digits (limit) | - |" in table
-    assert f"| optimistic (0), {data['optimistic-0@20']['step']:,} | 20 |" in table
+    assert f"| optimistic (3), {data['optimistic-3@20']['step']:,} | 20 |" in table
+    consensus = data["consensus_gamma=0.1-3@20"]["step"]
+    assert f"| consensus gamma=0.1 (3), {consensus:,} | 20 |" in table
