@@ -205,3 +205,28 @@ def test_r3gan_trains_a_few_steps_with_finite_losses():
         assert torch.isfinite(loss_d) and torch.isfinite(loss_g)
         gains.append(float(D.trunk[1].gain.detach()))
     assert gains[-1] != 0.0  # the zero-initialised gains do learn
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("num_classes", [0, 3])
+def test_bf16_autocast_forward_and_backward(name, num_classes):
+    """`gantool train --amp`'s passes: G and D under bfloat16 autocast, D's loss with an R1
+    penalty (double backward), gradients finite for every parameter. CPU autocast runs on any
+    CPU (slowly without bf16 instructions), so every op's bf16 kernel is checked here."""
+    from gantool.losses import squared_gradient_penalty
+
+    torch.manual_seed(0)
+    shape = CASES[name]["shapes"][0]
+    G, D = build(name, shape, num_classes=num_classes)
+    y = torch.tensor([0, 2, 1, 0]) if num_classes else None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fake = G(torch.randn(4, 6), y)
+        real = torch.randn(4, *shape).requires_grad_(True)
+        real_logits, fake_logits = D(real, y).float(), D(fake, y).float()
+        loss = registry.create("loss", "non-saturating").d_loss(real_logits, fake_logits)
+    loss = loss + squared_gradient_penalty(real_logits, real, 0.05)
+    loss.backward()
+    assert torch.isfinite(loss)
+    for part, model in (("G", G), ("D", D)):
+        for pname, p in model.named_parameters():
+            assert p.grad is not None and torch.isfinite(p.grad).all(), f"{part}.{pname}"

@@ -78,7 +78,10 @@ class Resample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.up:
             return F.interpolate(self.conv(x), scale_factor=2, mode="bilinear")
-        return self.conv(F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True))
+        # The antialiased resample has no bfloat16 kernel on CPU: under --amp it runs in
+        # float32 (a no-op cast in a float32 run) and hands its input's dtype on.
+        low_passed = F.interpolate(x.float(), scale_factor=0.5, mode="bilinear", antialias=True)
+        return self.conv(low_passed.to(x.dtype))
 
 
 class GenerativeBasis(nn.Module):
