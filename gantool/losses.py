@@ -165,15 +165,18 @@ def squared_gradient_penalty(logits: torch.Tensor, x: torch.Tensor, gamma: float
 
 
 def interpolates(real: torch.Tensor, fake: torch.Tensor,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """x_hat = eps * real + (1 - eps) * fake, eps ~ U(0, 1) per pair, requiring grad."""
+                 eps: torch.Tensor | None = None) -> torch.Tensor:
+    """x_hat = eps * real + (1 - eps) * fake, eps ~ U(0, 1) per pair, requiring grad.
+    `eps` (one per pair, any shape of len(real) values): the caller's draw (training draws it
+    for the global batch); None draws it from torch's global generator."""
     if real.shape != fake.shape:
         raise UsageError(
             "gradient penalty pairs real and fake samples: shapes "
             f"{tuple(real.shape)} and {tuple(fake.shape)} differ"
         )
     shape = (len(real),) + (1,) * (real.ndim - 1)
-    eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+    eps = (torch.rand(shape, device=real.device, dtype=real.dtype) if eps is None
+           else eps.reshape(shape))
     return (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
 
 

@@ -15,6 +15,7 @@ import torch
 
 from gantool.errors import UsageError
 from gantool.train.augment import diff_augment
+from gantool.train.distributed import BatchDraws
 
 # p stays below 1 so that some images always reach D unaugmented.
 MAX_P = 1.0 - 1e-3
@@ -58,13 +59,17 @@ class AdaptiveAugment:
         self._sign_sum, self._count = 0.0, 0
         return True
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """x with DiffAugment applied to each image with probability p (differentiable)."""
-        chosen = torch.rand(len(x), generator=generator, device=x.device) < self.p
-        index = chosen.nonzero().squeeze(1)
-        if len(index) == 0:
+    def __call__(self, x: torch.Tensor, draws: BatchDraws | torch.Generator) -> torch.Tensor:
+        """x with DiffAugment applied to each image with probability p (differentiable); x
+        holds the rows of `draws` (a generator: x is the whole batch)."""
+        draws = BatchDraws.of(draws, len(x))
+        # Chosen over the global batch, so every process knows which rows the others augment
+        # and draws what one process would for them.
+        chosen = torch.rand(draws.total, generator=draws.generator, device=x.device) < self.p
+        if not chosen.any():
             return x
-        return x.index_copy(0, index, diff_augment(x[index], generator))
+        index = chosen[draws.rows].nonzero().squeeze(1)
+        return x.index_copy(0, index, diff_augment(x[index], draws.among(chosen)))
 
     def log_values(self) -> dict[str, float]:
         """`ada_p` and (once measured) `ada_rt`, for metrics.jsonl."""

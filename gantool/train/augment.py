@@ -3,7 +3,8 @@
 The same random colour, translation and cutout are applied to real and generated images
 before D sees them, in both D and G steps; gradients flow through to G, so D cannot simply
 memorise the few real images. Every random draw uses the generator passed in, so a resumed
-run repeats them exactly.
+run repeats them exactly; under torchrun it is drawn for the whole global batch and each process
+keeps its rows' (`BatchDraws`), so N processes augment each image as one process does.
 """
 
 from __future__ import annotations
@@ -11,31 +12,34 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
-def diff_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """colour -> translation (1/8 of the size) -> cutout (half the size), per image."""
-    return _cutout(_translate(_color(x, gen), gen), gen)
+from gantool.train.distributed import BatchDraws
 
 
-def _uniform(n: int, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    return torch.rand(n, 1, 1, 1, generator=gen, device=x.device, dtype=x.dtype)
+def diff_augment(x: torch.Tensor, draws: BatchDraws | torch.Generator) -> torch.Tensor:
+    """colour -> translation (1/8 of the size) -> cutout (half the size), per image; x holds
+    the rows of `draws` (a generator: x is the whole batch)."""
+    draws = BatchDraws.of(draws, len(x))
+    return _cutout(_translate(_color(x, draws), draws), draws)
 
 
-def _color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    n = len(x)
-    x = x + (_uniform(n, x, gen) - 0.5)  # brightness
+def _uniform(x: torch.Tensor, draws: BatchDraws) -> torch.Tensor:
+    return draws.uniform(1, 1, 1, device=x.device, dtype=x.dtype)
+
+
+def _color(x: torch.Tensor, draws: BatchDraws) -> torch.Tensor:
+    x = x + (_uniform(x, draws) - 0.5)  # brightness
     if x.shape[1] == 3:  # saturation only means something in colour
         mean = x.mean(dim=1, keepdim=True)
-        x = (x - mean) * (_uniform(n, x, gen) * 2) + mean
+        x = (x - mean) * (_uniform(x, draws) * 2) + mean
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * (_uniform(n, x, gen) + 0.5) + mean  # contrast
+    return (x - mean) * (_uniform(x, draws) + 0.5) + mean  # contrast
 
 
-def _translate(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
+def _translate(x: torch.Tensor, draws: BatchDraws, ratio: float = 0.125) -> torch.Tensor:
     n, _, h, w = x.shape
     sh, sw = max(1, int(h * ratio + 0.5)), max(1, int(w * ratio + 0.5))
-    dy = torch.randint(-sh, sh + 1, (n, 1, 1), generator=gen, device=x.device)
-    dx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=gen, device=x.device)
+    dy = draws.integers(-sh, sh + 1, 1, 1, device=x.device)
+    dx = draws.integers(-sw, sw + 1, 1, 1, device=x.device)
     iy = torch.arange(h, device=x.device).view(1, h, 1)
     ix = torch.arange(w, device=x.device).view(1, 1, w)
     # Indices into a copy padded by one zero pixel: shifted-out regions read the padding.
@@ -46,11 +50,11 @@ def _translate(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> t
     return padded[batch, iy, ix].permute(0, 3, 1, 2)
 
 
-def _cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
-    n, _, h, w = x.shape
+def _cutout(x: torch.Tensor, draws: BatchDraws, ratio: float = 0.5) -> torch.Tensor:
+    _, _, h, w = x.shape
     ch, cw = max(1, int(h * ratio + 0.5)), max(1, int(w * ratio + 0.5))
-    cy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=gen, device=x.device)
-    cx = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=gen, device=x.device)
+    cy = draws.integers(0, h + (1 - ch % 2), 1, 1, device=x.device)
+    cx = draws.integers(0, w + (1 - cw % 2), 1, 1, device=x.device)
     iy = torch.arange(h, device=x.device).view(1, h, 1)
     ix = torch.arange(w, device=x.device).view(1, 1, w)
     top, left = cy - ch // 2, cx - cw // 2

@@ -15,7 +15,7 @@ takes the same optimiser step. Only rank 0 writes files, logs and progress.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -35,6 +35,44 @@ class World:
         base, extra = divmod(global_batch, self.size)
         start = self.rank * base + min(self.rank, extra)
         return slice(start, start + base + (1 if self.rank < extra else 0))
+
+
+@dataclass(frozen=True)
+class BatchDraws:
+    """Per-row random numbers for the `rows` of a global batch of `total` rows that this
+    process holds.
+
+    Every process draws for all `total` rows from the same generator and keeps its own rows, as
+    it does for z: N processes then apply what one process applies to the same global batch,
+    and their generators stay in step (only rank 0's state is checkpointed) even when the batch
+    does not split evenly. `rows` is a slice (`World.batch_slice`) or an index tensor.
+    """
+
+    generator: torch.Generator
+    total: int
+    rows: slice | torch.Tensor = field(default_factory=lambda: slice(None))  # all
+
+    @classmethod
+    def of(cls, source: BatchDraws | torch.Generator, n: int) -> BatchDraws:
+        """`source` itself, or a generator's draws for a batch of `n` rows held whole."""
+        return source if isinstance(source, BatchDraws) else cls(source, n)
+
+    def uniform(self, *shape: int, device, dtype=None) -> torch.Tensor:
+        """U(0, 1) of shape (rows, *shape)."""
+        return torch.rand(self.total, *shape, generator=self.generator, device=device,
+                          dtype=dtype)[self.rows]
+
+    def integers(self, low: int, high: int, *shape: int, device) -> torch.Tensor:
+        """Integers in [low, high) of shape (rows, *shape)."""
+        return torch.randint(low, high, (self.total, *shape), generator=self.generator,
+                             device=device)[self.rows]
+
+    def among(self, chosen: torch.Tensor) -> BatchDraws:
+        """The draws for the chosen rows alone, `chosen` a bool mask over the global batch
+        (ADA augments some images): numbered among the chosen, as one process numbers them."""
+        position = chosen.cumsum(0) - 1  # each row's place among the chosen ones
+        return BatchDraws(self.generator, int(chosen.sum()),
+                          position[self.rows][chosen[self.rows]])
 
 
 def world_from_env() -> World:

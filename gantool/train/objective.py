@@ -28,6 +28,7 @@ import torch
 
 from gantool.errors import UsageError
 from gantool.losses import gradient_penalty, interpolates, squared_gradient_penalty
+from gantool.train.distributed import BatchDraws
 
 
 @dataclass
@@ -194,8 +195,13 @@ class Objective:
         return torch.randint(self.num_classes, (self.batch_size,), generator=noise,
                              device=self.device)[self.rows]
 
+    def _draws(self, noise) -> BatchDraws:
+        """Random numbers per row, drawn for the global batch like z: every rank augments and
+        mixes its rows as one process would, and the ranks' noise streams stay in step."""
+        return BatchDraws(noise, self.batch_size, self.rows)
+
     def _aug(self, x, noise):
-        return self.augment(x, noise) if self.augment is not None else x
+        return self.augment(x, self._draws(noise)) if self.augment is not None else x
 
     def _discriminate(self, D, real, y_real, fake, y_fake):
         """D's logits (float32) for a real and a fake batch: in one pass when that is the same."""
@@ -208,7 +214,9 @@ class Objective:
     def _gradient_penalty(self, real, fake, y, noise, weight):
         """The gradient penalty at interpolates of paired real and fake samples, through the
         augmentation when augmenting (D is penalised on what it sees)."""
-        x_hat = interpolates(real, fake, noise)
+        eps = self._draws(noise).uniform(*(1,) * (real.ndim - 1), device=real.device,
+                                         dtype=real.dtype)
+        x_hat = interpolates(real, fake, eps)
         with _penalty_mode(self.D):
             logits = self.D(self._aug(x_hat, noise), y).float()
         return gradient_penalty(logits, x_hat, weight)
