@@ -4,7 +4,10 @@
   rank's weight checksums, and training refuses to save if they differ);
 - the weights match single-process training on the same global batch within 1e-4 (measured:
   about 2e-6 after 10 steps; float sums are reduced in a different order);
-- a checkpoint written by two processes resumes in one process, matching the same tolerance.
+- a checkpoint written by two processes resumes in one process, matching the same tolerance;
+- with DiffAugment and the gradient penalty, the two processes log what one process logs on
+  the same global batch, and a killed 2-process run with an uneven batch resumes bit for bit
+  (every random draw is made for the global batch: BatchDraws).
 """
 
 from __future__ import annotations

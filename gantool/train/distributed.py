@@ -7,9 +7,10 @@ LOCAL_RANK, MASTER_ADDR, MASTER_PORT) describes the world; `setup` joins the pro
 
 How gantool trains data-parallel, and why it matches one process on the same global batch:
 every rank holds the same weights, draws the same global batch of data indices and noise (the
-same seeds) and keeps its own slice (`batch_slice`); after each backward pass the gradients are
-averaged across ranks with one all-reduce (what DistributedDataParallel does), so every rank
-takes the same optimiser step. Only rank 0 writes files, logs and progress.
+same seeds: z, labels, augmentation, penalty mixing, see `BatchDraws`) and keeps its own slice
+(`batch_slice`); after each backward pass the gradients are averaged across ranks with one
+all-reduce (what DistributedDataParallel does), so every rank takes the same optimiser step.
+Only rank 0 writes files, logs and progress.
 """
 
 from __future__ import annotations
