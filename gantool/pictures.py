@@ -17,6 +17,20 @@ from gantool.errors import UsageError
 from gantool.io import atomic_write
 
 AUTO_GRID_WIDTH = 512  # scale 0 (auto) enlarges a grid to at least this many pixels
+CHECKER = (204, 153)  # the two greys behind transparent pixels, as image editors show them
+CHECKER_SQUARE = 4  # pixels per checkerboard square (before upscaling)
+
+
+def parse_colour(text: str, option: str) -> tuple[int, int, int]:
+    """A colour name Pillow's ImageColor knows (white, black, teal, ...) or #rrggbb -> (r, g, b);
+    anything else is a UsageError naming `option`."""
+    from PIL import ImageColor
+
+    try:
+        return ImageColor.getrgb(text)[:3]
+    except (ValueError, AttributeError):
+        raise UsageError(f"{option} {text!r} is not a colour: give a name such as white or "
+                         "black, or #rrggbb") from None
 
 
 def grid_columns(n: int) -> int:
@@ -29,6 +43,8 @@ def make_grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> n
     cols = columns or grid_columns(n)
     rows = math.ceil(n / cols)
     grid = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, c), dtype=np.uint8)
+    if c == 4:
+        grid[..., 3] = 255  # the padding stays opaque black, as in grey and RGB grids
     for i in range(n):
         r, col = divmod(i, cols)
         top, left = pad + r * (h + pad), pad + col * (w + pad)
@@ -37,11 +53,23 @@ def make_grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> n
 
 
 def to_pil(image_hwc: np.ndarray):
+    """(H, W, C) uint8 with C 1 (L), 3 (RGB) or 4 (RGBA) -> a PIL image."""
     from PIL import Image
 
     if image_hwc.shape[2] == 1:
         return Image.fromarray(image_hwc[:, :, 0], mode="L")
-    return Image.fromarray(image_hwc, mode="RGB")
+    return Image.fromarray(image_hwc, mode="RGBA" if image_hwc.shape[2] == 4 else "RGB")
+
+
+def over_checkerboard(image_hwc: np.ndarray, square: int = CHECKER_SQUARE) -> np.ndarray:
+    """An (H, W, 4) RGBA image composited onto a grey checkerboard -> (H, W, 3) RGB, so
+    transparency is visible in any viewer (and in a GIF or TensorBoard, which would drop it)."""
+    h, w = image_hwc.shape[:2]
+    rows, cols = np.indices((h, w)) // square
+    board = np.where(((rows + cols) % 2 == 0)[..., None], CHECKER[0], CHECKER[1])
+    alpha = image_hwc[..., 3:].astype(np.float32) / 255
+    drawn = image_hwc[..., :3] * alpha + board * (1 - alpha)
+    return np.rint(drawn).astype(np.uint8)
 
 
 def save_png(image_hwc: np.ndarray, path: str | Path) -> None:
@@ -67,9 +95,13 @@ def upscale(image_hwc: np.ndarray, factor: int) -> np.ndarray:
 
 
 def grid_image(images: np.ndarray, columns: int | None = None, scale: int = 1) -> np.ndarray:
-    """(N, C, H, W) uint8 -> the grid as one (H', W', C) image, upscaled (0: auto)."""
+    """(N, C, H, W) uint8 -> the grid as one (H', W', C) image, upscaled (0: auto); RGBA
+    images are drawn over a checkerboard (RGB out)."""
     grid = make_grid(images, columns)
-    return upscale(grid, grid_scale(grid.shape[1], scale))
+    factor = grid_scale(grid.shape[1], scale)
+    if grid.shape[2] == 4:  # the checkerboard at the shown scale, whatever the upscaling
+        return over_checkerboard(upscale(grid, factor), CHECKER_SQUARE * factor)
+    return upscale(grid, factor)
 
 
 def save_grid(images: np.ndarray, path: str | Path, columns: int | None = None,

@@ -138,7 +138,7 @@ def test_stacked_mnist_stacks_three_labelled_digits(cache):
         ("ring8", {"image_size": 32}, "2-D points; option image_size"),
         ("grid25", {"channels": 3}, "2-D points; option channels"),
         ("ring8", {"no_such": 1}, "has no option 'no_such'"),
-        ("mnist-5k", {"channels": 2}, "channels must be 1 or 3"),
+        ("mnist-5k", {"channels": 2}, "channels must be 1, 3 or 4"),
         ("mnist-5k", {"image_size": 0}, "image_size must be a positive integer"),
         ("ring8", {"size": 0}, "size must be a positive integer"),
         ("mnist5k", {}, "Did you mean 'mnist-5k'"),
@@ -150,7 +150,7 @@ def test_bad_options_are_usage_errors(name, options, message):
 
 
 def test_dataset_validates_its_fields():
-    with pytest.raises(UsageError, match="C 1 or 3"):
+    with pytest.raises(UsageError, match="C 1, 3 or 4"):
         Dataset(torch.zeros(2, 2, 4, 4, dtype=torch.uint8))
     with pytest.raises(UsageError, match="uint8 images or float32"):
         Dataset(torch.zeros(2, 2, dtype=torch.float64))

@@ -25,8 +25,13 @@ def prepare_command(
                                   "missing files."),
     image_size: int = typer.Option(None, "--image-size", help="Resize images to this size.",
                                    show_default=False),
-    channels: int = typer.Option(None, "--channels", help="1 (grey) or 3 (RGB).",
+    channels: int = typer.Option(None, "--channels", help="1 (grey), 3 (RGB) or 4 (RGBA: "
+                                 "an image folder's transparency kept; raw or png).",
                                  show_default=False),
+    background: str = typer.Option(None, "--background", metavar="COLOUR", help="Image "
+                                   "folders: transparent pixels are composited onto this "
+                                   "colour (white, black, any colour name, or #rrggbb; "
+                                   "default white).", show_default=False),
     encoding: str = typer.Option("raw", "--encoding", help="How images are stored: raw "
                                  "(uint8 .npy, fastest to read), png (lossless, smaller for "
                                  "digits and flat images) or jpeg (lossy, quality 95)."),
@@ -53,7 +58,7 @@ def prepare_command(
     if shard_size is not None and shard_size < 1:
         raise UsageError(f"--shard-size must be a positive integer, got {shard_size}")
     src = open_source(source, data_root=data_root, image_size=image_size, channels=channels,
-                      download=download)
+                      download=download, background=background)
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty():

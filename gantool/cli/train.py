@@ -31,7 +31,12 @@ def train_command(
                           "files.", panel=HELP_DATA),
     image_size: int = _opt(None, "--image-size", help="Resize images to this size.",
                            panel=HELP_DATA),
-    channels: int = _opt(None, "--channels", help="1 (grey) or 3 (RGB).", panel=HELP_DATA),
+    channels: int = _opt(None, "--channels", help="1 (grey), 3 (RGB) or 4 (RGBA: an image "
+                         "folder's transparency kept as a 4th channel).", panel=HELP_DATA),
+    background: str = _opt(None, "--background", metavar="COLOUR", help="Image folders: "
+                           "transparent pixels are composited onto this colour (white, "
+                           "black, any colour name, or #rrggbb; default white).",
+                           panel=HELP_DATA),
     subset: int = _opt(None, "--subset", help="Train on a random N of the dataset's samples "
                        "(the same N for every --seed): small-data runs, e.g. for --ada.",
                        panel=HELP_DATA),

@@ -1,17 +1,29 @@
-"""Image conversions shared by every image dataset: channels 1 <-> 3 and size (resize + crop)."""
+"""Image conversions shared by every image dataset: channels 1 <-> 3 (-> 4) and size."""
 
 from __future__ import annotations
 
 import torch
+
+from gantool.errors import UsageError
 
 # Batch for resizing, so a large dataset never needs a float copy of itself in memory.
 _RESIZE_CHUNK = 1024
 
 
 def to_channels(images: torch.Tensor, channels: int | None) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> `channels` channels (grey is repeated; RGB -> luma, ITU-R 601)."""
+    """uint8 (N, C, H, W) -> `channels` channels (grey is repeated; RGB -> luma, ITU-R 601;
+    to 4, an opaque alpha is added). RGBA to fewer is refused: that needs a background, which
+    only the image folder knows (--background)."""
     if channels is None or images.shape[1] == channels:
         return images
+    if images.shape[1] == 4:
+        raise UsageError(f"these images have an alpha channel (4 channels), not {channels}: "
+                         "read the image folder again with --channels "
+                         f"{channels} (and --background) to composite them")
+    if channels == 4:
+        rgb = to_channels(images, 3)
+        opaque = torch.full_like(rgb[:, :1], 255)
+        return torch.cat([rgb, opaque], dim=1)
     if channels == 3:
         return images.expand(-1, 3, -1, -1).contiguous()
     weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)

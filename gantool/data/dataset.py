@@ -10,6 +10,8 @@ import torch
 from gantool import registry
 from gantool.errors import UsageError
 
+CHANNELS = (1, 3, 4)  # grey, RGB, RGBA (alpha kept: image folders, --channels 4)
+
 
 class Dataset:
     """A whole dataset in memory, so batches are one indexing operation.
@@ -30,9 +32,9 @@ class Dataset:
         name: str = "",
     ) -> None:
         if data.dtype == torch.uint8:
-            if data.ndim != 4 or data.shape[1] not in (1, 3):
+            if data.ndim != 4 or data.shape[1] not in CHANNELS:
                 raise UsageError(
-                    f"images must be (N, C, H, W) with C 1 or 3, got {tuple(data.shape)}"
+                    f"images must be (N, C, H, W) with C 1, 3 or 4, got {tuple(data.shape)}"
                 )
         elif data.dtype == torch.float32:
             if data.ndim != 2:
@@ -108,8 +110,8 @@ def load_dataset(name: str, **options) -> Dataset:
     for key in ("image_size", "channels"):
         if key in options and (not isinstance(options[key], int) or options[key] < 1):
             raise UsageError(f"{key} must be a positive integer, got {options[key]!r}")
-    if options.get("channels") not in (None, 1, 3):
-        raise UsageError(f"channels must be 1 or 3, got {options['channels']}")
+    if options.get("channels") not in (None, *CHANNELS):
+        raise UsageError(f"channels must be 1, 3 or 4, got {options['channels']}")
     dataset = registry.create("dataset", name, **options)
     if not dataset.name:
         dataset.name = name

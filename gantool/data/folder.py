@@ -5,6 +5,11 @@ Every file with an image extension Pillow knows is decoded, converted to grey or
 counted and reported in one warning (stderr), never used; so is one over Pillow's pixel limit
 (Image.MAX_IMAGE_PIXELS, about 89 megapixels: a decompression bomb). Sorted paths make the
 order stable.
+
+Transparency (an alpha band, or a palette / tRNS transparent colour): with 1 or 3 channels each
+image is composited onto `background` before resizing, so the colour hidden under transparent
+pixels (often garbage) never shows; with channels=4 alpha is kept (resized in premultiplied
+alpha, as Pillow does for RGBA) and fully transparent pixels take the background colour.
 """
 
 from __future__ import annotations
@@ -32,8 +37,14 @@ def image_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
 
 
+GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "F")
+DEFAULT_BACKGROUND = "white"  # emoji and icons are drawn for light pages (docs/datasets.md)
+ALPHA_MODES = ("LA", "RGBA")
+
+
 def _open(path: Path):
-    """A decoded PIL image in mode L or RGB, or None when the file is not a readable image."""
+    """A decoded PIL image in mode L, LA, RGB or RGBA (alpha only where the file has
+    transparency), or None when the file is not a readable image."""
     from PIL import Image
 
     try:
@@ -41,12 +52,39 @@ def _open(path: Path):
             # Over Pillow's pixel limit it only warns (it refuses at twice the limit): a file
             # that claims ~90 megapixels is a decompression bomb or no training image either way.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Palette transparency becomes an alpha band right here; the warning Pillow gives
+            # for a palette's transparency bytes asks for exactly that, so it says nothing new.
+            warnings.filterwarnings("ignore", "Palette images with Transparency",
+                                    UserWarning)
             with Image.open(path) as image:
                 image.load()
-                grey = image.mode in ("1", "L", "LA", "I", "I;16", "F")
+                grey = image.mode in GREY_MODES
+                if image.has_transparency_data:
+                    return image.convert("LA" if grey else "RGBA")
                 return image.convert("L" if grey else "RGB")
     except Exception:  # Pillow's decoders raise many kinds of errors on crafted files
         return None
+
+
+def is_transparent(image) -> bool:
+    """Whether any pixel of an L/LA/RGB/RGBA image is less than opaque."""
+    return image.mode in ALPHA_MODES and image.getchannel("A").getextrema()[0] < 255
+
+
+def _flatten(image, background: tuple[int, int, int]):
+    """An LA/RGBA image composited onto an opaque background (RGB)."""
+    from PIL import Image
+
+    base = Image.new("RGBA", image.size, (*background, 255))
+    return Image.alpha_composite(base, image.convert("RGBA")).convert("RGB")
+
+
+def _clear_hidden(pixels: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """RGBA (H, W, 4): fully transparent pixels take the background's colour, so the model is
+    not asked to learn what nobody sees."""
+    pixels = pixels.copy()
+    pixels[pixels[..., 3] == 0, :3] = background
+    return pixels
 
 
 def _fit(image, size: int):
@@ -64,15 +102,17 @@ def _fit(image, size: int):
 
 
 def read_images(
-    paths: list[Path], image_size: int | None, channels: int | None, what: str
-) -> torch.Tensor:
-    """uint8 (N, C, S, S) from image files; unreadable ones are skipped and reported.
+    paths: list[Path], image_size: int | None, channels: int | None, what: str,
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> tuple[torch.Tensor, int]:
+    """uint8 (N, C, S, S) from image files, and how many had transparency; unreadable ones are
+    skipped and reported.
 
     Each image is fitted as soon as it is decoded, so memory holds only the output.
     S defaults to the first readable image's shorter side; C to 3 when any image is in
-    colour, else 1.
+    colour, else 1; C 4 keeps alpha (RGBA), else transparency is composited onto background.
     """
-    fitted, bad, any_colour = [], [], False
+    fitted, bad, any_colour, transparent = [], [], False, 0
     size = image_size
     for path in paths:
         image = _open(path)
@@ -80,8 +120,16 @@ def read_images(
             bad.append(path)
             continue
         size = size or min(image.size)
-        any_colour |= image.mode == "RGB"
-        mode = "L" if channels == 1 or (channels is None and image.mode == "L") else "RGB"
+        grey = image.mode in ("L", "LA")
+        any_colour |= not grey
+        transparent += is_transparent(image)
+        if channels == 4:
+            fitted.append(_clear_hidden(np.asarray(_fit(image.convert("RGBA"), size)),
+                                        background))
+            continue
+        if image.mode in ALPHA_MODES:
+            image = _flatten(image, background)  # before resizing: no hidden colour at edges
+        mode = "L" if channels == 1 or (channels is None and grey) else "RGB"
         fitted.append(np.asarray(_fit(image.convert(mode), size)))
     if bad:
         shown = ", ".join(str(p) for p in bad[:3]) + (" ..." if len(bad) > 3 else "")
@@ -95,7 +143,15 @@ def read_images(
             out[i] = pixels[None]
         else:
             out[i] = pixels.transpose(2, 0, 1)
-    return torch.from_numpy(out)
+    return torch.from_numpy(out), transparent
+
+
+def background_rgb(background: str | None) -> tuple[int, int, int]:
+    """--background (a colour name Pillow knows, or #rrggbb) -> (r, g, b); None: the default."""
+    from gantool.pictures import parse_colour
+
+    return parse_colour(DEFAULT_BACKGROUND if background is None else background,
+                        "--background")
 
 
 @register("dataset", "folder", "every image under a directory (recursive), resized and cropped")
@@ -106,9 +162,12 @@ def folder(
     channels: int | None = None,
     download: bool = False,
     seed: int = 0,
+    background: str = DEFAULT_BACKGROUND,
 ) -> Dataset:
     """`root`: the directory. image_size defaults to the first image's shorter side; channels
-    to 3 when any image is in colour, else 1."""
+    to 3 when any image is in colour, else 1 (4: RGBA, alpha kept). Transparent pixels are
+    composited onto `background` (a colour name or #rrggbb)."""
+    rgb = background_rgb(background)
     if root is None:
         raise UsageError("dataset 'folder' needs a directory: --data-root DIR")
     directory = Path(root).expanduser()
@@ -117,7 +176,13 @@ def folder(
     paths = image_files(directory)
     if not paths:
         raise GantoolError(f"no image files in {directory} (searched recursively)")
-    return Dataset(read_images(paths, image_size, channels, str(directory)), name="folder")
+    images, transparent = read_images(paths, image_size, channels, str(directory), rgb)
+    dataset = Dataset(images, name="folder")
+    dataset.transparent, dataset.background = transparent, background
+    # What training's first log line says about the data (gantool.train.loop).
+    kept = "alpha kept as a 4th channel" if channels == 4 else f"composited on {background}"
+    dataset.note = f"; {transparent} with transparency {kept}" if transparent else ""
+    return dataset
 
 
 @register("dataset", "celeba", "CelebA aligned faces via torchvision's layout (64x64 RGB default)")
@@ -171,7 +236,7 @@ def _cached_celeba(paths, partition: Path, split: str, size: int, channels: int 
                 return torch.from_numpy(images)
         except (GantoolError, KeyError):
             pass
-    data = read_images(paths, size, channels, "celeba")
+    data, _ = read_images(paths, size, channels, "celeba")  # JPEGs: no transparency
     try:
         write_arrays(path, images=data.numpy())
     except OSError as exc:

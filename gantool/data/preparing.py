@@ -37,22 +37,25 @@ class Source:
 
 
 def open_source(source: str, *, data_root=None, image_size=None, channels=None,
-                download=False) -> Source:
-    """A directory is a folder of images, a file an array, anything else a dataset name."""
+                download=False, background=None) -> Source:
+    """A directory is a folder of images, a file an array, anything else a dataset name.
+    `background`: an image folder's transparency is composited onto it (folder.py)."""
+    if channels not in (None, 1, 3, 4):
+        raise UsageError(f"--channels must be 1, 3 or 4, got {channels}")
     path = Path(source).expanduser()
     if path.is_dir():
-        return _folder_source(path, image_size, channels)
+        return _folder_source(path, image_size, channels, background)
     from gantool.data import load_dataset
 
     if path.is_file():
         dataset = load_dataset("array", root=str(path), image_size=image_size,
-                               channels=channels)
+                               channels=channels, background=background)
         describe = {"dataset": "array", "path": str(path.resolve())}
     else:
         if source == "prepared":
             raise UsageError("the source is already a prepared dataset; name another source")
         dataset = load_dataset(source, root=data_root, image_size=image_size,
-                               channels=channels, download=download)
+                               channels=channels, download=download, background=background)
         describe = {"dataset": source, "data_root": str(data_root) if data_root else None}
     if not dataset.is_image:
         raise UsageError(f"{source}: prepare is for images; {dataset.name!r} is 2-D points, "
@@ -63,9 +66,11 @@ def open_source(source: str, *, data_root=None, image_size=None, channels=None,
                   lambda a, b: (data[a:b], None if labels is None else labels[a:b]))
 
 
-def _folder_source(directory: Path, image_size, channels) -> Source:
-    from gantool.data.folder import image_files, read_images
+def _folder_source(directory: Path, image_size, channels, background) -> Source:
+    from gantool.data.folder import DEFAULT_BACKGROUND, background_rgb, image_files, read_images
 
+    background = background or DEFAULT_BACKGROUND
+    rgb = background_rgb(background)  # a bad colour fails before OUT is created
     paths = image_files(directory)
     if not paths:
         raise GantoolError(f"no image files in {directory} (searched recursively)")
@@ -78,12 +83,15 @@ def _folder_source(directory: Path, image_size, channels) -> Source:
 
     def chunk(start: int, stop: int):
         try:
-            return read_images(paths[start:stop], size, channels, str(directory)).numpy(), None
+            images, _ = read_images(paths[start:stop], size, channels, str(directory), rgb)
+            return images.numpy(), None
         except GantoolError:  # every file of this chunk unreadable (already warned): no samples
             return np.empty((0, channels, size, size), np.uint8), None
 
+    # The resume key and the manifest's source: a rerun with another background or channels
+    # is another prepare, never a mix of both in one directory.
     describe = {"dataset": "folder", "path": str(directory.resolve()), "files": len(paths),
-                "image_size": size, "channels": channels}
+                "image_size": size, "channels": channels, "background": background}
     return Source(describe, (channels, size, size), 0, len(paths), chunk)
 
 
@@ -111,6 +119,9 @@ def prepare(source: Source, out: Path, *, encoding: str = "raw", shard_size: int
                          f"{', '.join(shards.ENCODINGS)}")
     if shard_size is not None and shard_size < 1:
         raise UsageError(f"--shard-size must be a positive integer, got {shard_size}")
+    if encoding == "jpeg" and source.shape[0] == 4:
+        raise UsageError("--encoding jpeg has no alpha channel; RGBA images (--channels 4) "
+                         "use raw or png")
     sample_bytes = int(np.prod(source.shape))
     per_shard = shard_size or max(1, min(DEFAULT_SHARD_SAMPLES, MAX_SHARD_BYTES // sample_bytes))
     key = {**source.describe, "shape": list(source.shape), "encoding": encoding,

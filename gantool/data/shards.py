@@ -44,7 +44,7 @@ def encode_image(image: np.ndarray, encoding: str) -> bytes:
 
     pixels = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
     buffer = io.BytesIO()
-    if encoding == "png":
+    if encoding == "png":  # L, RGB or RGBA by the channels
         Image.fromarray(pixels).save(buffer, format="PNG", compress_level=6)
     else:
         Image.fromarray(pixels).save(buffer, format="JPEG", quality=JPEG_QUALITY)
@@ -59,7 +59,7 @@ def decode_image(data: bytes, encoding: str, shape: tuple[int, ...]) -> np.ndarr
         from PIL import Image
 
         with Image.open(io.BytesIO(data)) as opened:
-            image = np.asarray(opened.convert("L" if shape[0] == 1 else "RGB"))
+            image = np.asarray(opened.convert({1: "L", 3: "RGB", 4: "RGBA"}.get(shape[0], "RGB")))
         image = image[None] if image.ndim == 2 else image.transpose(2, 0, 1)
     if image.dtype != np.uint8 or image.shape != tuple(shape):
         raise ValueError(f"a {image.dtype} {image.shape} image where {tuple(shape)} uint8 belongs")
@@ -163,9 +163,9 @@ def _check_manifest(m: dict) -> None:
         raise ValueError(f"format {m.get('format')!r} version {m.get('version')!r}, expected "
                          f"{FORMAT!r} version {VERSION}")
     shape = m["shape"]
-    if (len(shape) != 3 or shape[0] not in (1, 3)
+    if (len(shape) != 3 or shape[0] not in (1, 3, 4)
             or not all(isinstance(s, int) and s > 0 for s in shape)):
-        raise ValueError(f"shape must be [C, H, W] with C 1 or 3, got {shape}")
+        raise ValueError(f"shape must be [C, H, W] with C 1, 3 or 4, got {shape}")
     if m["encoding"] not in ENCODINGS:
         raise ValueError(f"unknown encoding {m['encoding']!r}")
     if not isinstance(m["num_classes"], int) or m["num_classes"] < 0:

@@ -31,6 +31,14 @@ class Source:
     mode_std: float | None = None
     meta: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Every extractor reads grey or RGB; which background RGBA would be scored on is a
+        # choice the user makes when reading the folder (docs/datasets.md), not one made here.
+        if self.is_image and self.sample_shape[0] == 4:
+            raise UsageError(f"{self.label}: RGBA images (4 channels, --channels 4) cannot be "
+                             "scored: the feature extractors read grey or RGB; train on the "
+                             "folder with --channels 3 and a --background to evaluate")
+
 
 def from_dataset(dataset, label: str, dataset_name: str | None = None) -> Source:
     """A Source over an in-memory gantool.data.Dataset."""
@@ -120,5 +128,6 @@ def run_dataset(meta: dict) -> Source:
         root=config.get("data_root"),
         image_size=config.get("image_size"),
         channels=config.get("channels"),
+        background=config.get("background"),  # the same composite the run trained on
     )
     return from_dataset(dataset, name, name)

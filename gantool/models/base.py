@@ -86,9 +86,9 @@ def apply_spectral_norm(module: nn.Module) -> None:
 
 def image_shape(arch: str, sample_shape: tuple[int, ...]) -> tuple[int, int, int]:
     """(C, H, W) of an image sample_shape, or a UsageError naming the architecture."""
-    if len(sample_shape) != 3 or sample_shape[0] not in (1, 3):
+    if len(sample_shape) != 3 or sample_shape[0] not in (1, 3, 4):
         raise UsageError(
-            f"architecture {arch!r} is for images (C, H, W) with C 1 or 3, got shape "
+            f"architecture {arch!r} is for images (C, H, W) with C 1, 3 or 4, got shape "
             f"{tuple(sample_shape)}; for 2-D points use --arch mlp2d"
         )
     return tuple(sample_shape)

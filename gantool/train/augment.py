@@ -27,6 +27,8 @@ def _uniform(x: torch.Tensor, draws: BatchDraws) -> torch.Tensor:
 
 
 def _color(x: torch.Tensor, draws: BatchDraws) -> torch.Tensor:
+    if x.shape[1] == 4:  # RGBA (--channels 4): colour is RGB's; alpha, the shape, passes through
+        return torch.cat([_color(x[:, :3], draws), x[:, 3:]], dim=1)
     x = x + (_uniform(x, draws) - 0.5)  # brightness
     if x.shape[1] == 3:  # saturation only means something in colour
         mean = x.mean(dim=1, keepdim=True)

@@ -27,7 +27,8 @@ class TrainConfig:
     data_root: str | None = None
     download: bool = False
     image_size: int | None = None
-    channels: int | None = None
+    channels: int | None = None  # 1, 3 or 4 (RGBA: an image folder's alpha kept)
+    background: str | None = None  # image folders: transparency composited onto it (white)
     subset: int | None = None  # train on a seeded random N of the samples (small-data runs)
     # model and objective
     arch: str = "dcgan"
@@ -270,7 +271,11 @@ def validate(c: TrainConfig) -> None:
     need(c.steps is None or c.epochs is None, "give --steps or --epochs, not both")
     need(c.z_dim is None or c.z_dim >= 1, "--z-dim must be at least 1")
     need(c.image_size is None or c.image_size >= 4, "--image-size must be at least 4")
-    need(c.channels in (None, 1, 3), "--channels must be 1 or 3")
+    need(c.channels in (None, 1, 3, 4), "--channels must be 1, 3 or 4")
+    if c.background is not None:
+        from gantool.pictures import parse_colour
+
+        parse_colour(c.background, "--background")
     need(c.subset is None or c.subset >= 1, "--subset must be at least 1 (samples to train on)")
     need(c.device in DEVICES, f"--device must be one of: {', '.join(DEVICES)}")
     need(c.optimizer in OPTIMIZERS, f"--optimizer must be one of: {', '.join(OPTIMIZERS)} "

@@ -137,6 +137,7 @@ def _loop(run: setup.Run, run_dir: Path, resuming: bool, log: Reporter) -> None:
             bundled = ", the bundled default" if c.dataset == "mnist-5k" else ""
             samples = (f"a random {c.subset} of its samples, --subset" if c.subset
                        else f"{len(run.dataset)} samples{bundled}")
+            samples += getattr(run.dataset, "note", "")  # e.g. a folder's transparency
             log.info(f"training {c.arch} on {c.dataset} ({samples}) with the {c.loss} loss for "
                      f"{run.total} steps on {s.device}; run directory {run_dir}")
             _snapshot(run, run_dir)  # the lecture's "epoch 0": what the untrained G makes

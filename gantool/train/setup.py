@@ -238,7 +238,8 @@ def _load_data(c: TrainConfig):
     from gantool.data import load_dataset
 
     dataset = load_dataset(c.dataset, root=c.data_root, image_size=c.image_size,
-                           channels=c.channels, download=c.download, seed=c.seed)
+                           channels=c.channels, download=c.download, seed=c.seed,
+                           background=c.background)
     if c.subset is None:
         return dataset
     if not hasattr(dataset, "subset"):
