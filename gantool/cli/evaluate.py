@@ -73,7 +73,8 @@ def evaluate_command(
         "--feature-extractor",
         help="inception, dinov2-vits14, dinov2-vitb14, dinov2-vitl14, digits "
         "or identity (default: identity for points, digits "
-        "for 28x28 images, else inception).",
+        "for 28x28 images, else inception), or a FILE.safetensors from "
+        "train-classifier --dataset folder.",
         show_default=False,
     ),
     resize: str = typer.Option(

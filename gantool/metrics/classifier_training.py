@@ -57,22 +57,39 @@ def train_classifier(
     opts: TrainOptions,
     log: Callable[[str], None] = lambda _: None,
 ) -> DigitClassifier:
-    """Train a DigitClassifier on uint8 (N, 1, 28, 28) images and int64 labels.
+    """Train a DigitClassifier on uint8 (N, 1, 28, 28) images and int64 labels."""
+    return train_network(
+        DigitClassifier, images, labels, opts, lambda x, g: augment(x, g, opts), log=log
+    )
+
+
+def train_network(
+    build: Callable[[], torch.nn.Module],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    opts: TrainOptions,
+    augment_batch: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+    *,
+    class_weights: torch.Tensor | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> torch.nn.Module:
+    """Train the classifier `build()` makes on uint8 (N, C, H, W) images (read as x / 255) and
+    int64 labels, with `augment_batch(x, generator)` and an optional per-class loss weight.
 
     Deterministic algorithms are on while it trains and left as they were found afterwards."""
     enabled = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True)
     try:
-        return _train(images, labels, opts, log)
+        return _train(build, images, labels, opts, augment_batch, class_weights, log)
     finally:
         torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
 
 
-def _train(images, labels, opts: TrainOptions, log) -> DigitClassifier:
-    torch.manual_seed(opts.seed)
+def _train(build, images, labels, opts: TrainOptions, augment_batch, class_weights, log):
+    torch.manual_seed(opts.seed)  # before build(): the seed decides the initial weights
     generator = torch.Generator().manual_seed(opts.seed)
-    model = DigitClassifier()
+    model = build()
     x_all = images.float() / 255
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr)
     steps_per_epoch = math.ceil(len(x_all) / opts.batch_size)
@@ -86,9 +103,9 @@ def _train(images, labels, opts: TrainOptions, log) -> DigitClassifier:
         total, correct, loss_sum = 0, 0, 0.0
         for start in range(0, len(order), opts.batch_size):
             idx = order[start : start + opts.batch_size]
-            x = augment(x_all[idx], generator, opts)
+            x = augment_batch(x_all[idx], generator)
             logits = model(x)
-            loss = F.cross_entropy(logits, labels[idx])
+            loss = F.cross_entropy(logits, labels[idx], weight=class_weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -104,8 +121,8 @@ def _train(images, labels, opts: TrainOptions, log) -> DigitClassifier:
 
 
 @torch.no_grad()
-def accuracy(model: DigitClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Share of uint8 (N, 1, 28, 28) images whose predicted class equals the label."""
+def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of uint8 (N, C, H, W) images (read as x / 255) whose predicted class is the label."""
     model.eval()
     correct = 0
     for start in range(0, len(images), 1000):

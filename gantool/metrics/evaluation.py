@@ -19,6 +19,7 @@ from gantool import registry
 from gantool.errors import GantoolError, UsageError
 from gantool.metrics.base import DEFAULT_MAX_SAMPLES, Metric, Score
 from gantool.metrics.features import FeatureExtractor
+from gantool.metrics.folder_classifier import ClassifierFileExtractor, is_classifier_file
 from gantool.metrics.frechet import GaussianStats
 from gantool.metrics.options import resolve
 from gantool.metrics.reference import RealStats, load_stats, save_stats
@@ -174,8 +175,11 @@ def evaluate(
         if metric.note():
             note(metric.note())
     if real_acc is not None:
-        save_stats(save_stats_to, real_acc, default, real.label if real else None,
-                   opts.classifier_weights if default == "digits" else None)
+        weights = opts.classifier_weights if default == "digits" else None
+        if is_classifier_file(default):
+            weights = default
+        save_stats(save_stats_to, real_acc, recorded_name(default, extractors),
+                   real.label if real else None, weights)
     extractor_name = default if default in extractors else None
     return Report(
         scores,
@@ -200,10 +204,13 @@ def protocol(metrics, extractors, default, fake, real, stats, opts: Options) -> 
         reference = real.dataset or real.label
     else:
         reference = stats.reference if stats is not None else None
-    return {
+    files = {
+        e.name: e.sha256 for e in extractors.values() if isinstance(e, ClassifierFileExtractor)
+    }
+    record = {
         "gantool": __version__,
-        "feature_extractor": default if default in extractors else None,
-        "extractors": used,
+        "feature_extractor": recorded_name(default, extractors) if default in extractors else None,
+        "extractors": {k: recorded_name(v, extractors) for k, v in used.items()},
         "resize": {k: v for k, v in resize.items() if v is not None},
         "n_fake": fake.n if fake is not None else None,
         "n_real": real.n if real is not None else (stats.n if stats else None),
@@ -211,6 +218,16 @@ def protocol(metrics, extractors, default, fake, real, stats, opts: Options) -> 
         "max_samples": opts.max_samples,
         "options": {k: v for m in metrics for k, v in _metric_options(m.name, opts).items()},
     }
+    if files:  # a classifier file is named by its file name and told apart by its weights
+        record["extractor_sha256"] = files
+    return record
+
+
+def recorded_name(name: str, extractors: dict) -> str:
+    """How results and statistics name an extractor: a classifier file by its file name (the
+    path depends on where the command ran), anything else by its registered name."""
+    extractor = extractors.get(name)
+    return extractor.name if isinstance(extractor, ClassifierFileExtractor) else name
 
 
 def _metric_options(name: str, opts: Options) -> dict:
@@ -241,16 +258,20 @@ def _plan_metrics(fake, real, stats, save_stats_to, opts: Options) -> list[Metri
         raise UsageError("--save-stats writes the real samples' statistics: pass --real")
     if real is None and fake is None:
         raise UsageError("nothing to evaluate: pass --fake, --run or --checkpoint")
-    _check_mode_coverage(metrics, fake, real)
+    _check_mode_coverage(metrics, fake, real, is_classifier_file(opts.feature_extractor))
     return metrics
 
 
-def _check_mode_coverage(metrics, fake, real) -> None:
+def _check_mode_coverage(metrics, fake, real, own_classifier: bool) -> None:
     from gantool.metrics.mode_coverage import ACCEPTS, check_digits
 
     if "mode-coverage" not in [m.name for m in metrics]:
         return
-    if fake.is_image:
+    if fake.is_image and own_classifier:  # its classes are the modes, whatever the images
+        for metric in metrics:
+            if metric.name == "mode-coverage":
+                metric.count_classes_of_the_evaluation_extractor()
+    elif fake.is_image:
         check_digits(fake.sample_shape, [fake.dataset, real.dataset if real else None])
     elif fake.modes is None and (real is None or real.modes is None):
         raise UsageError(
@@ -261,7 +282,8 @@ def _check_mode_coverage(metrics, fake, real) -> None:
 
 def _choose_extractors(default, metrics, base: Source, opts, save_stats_to, note):
     """{name: extractor} for every extractor some metric (or --save-stats) reads."""
-    registry.get("feature-extractor", default)  # an unknown name fails even if unused
+    if not is_classifier_file(default):
+        registry.get("feature-extractor", default)  # an unknown name fails even if unused
     names = {m.extractor or default for m in metrics if m.uses != "samples"}
     if save_stats_to is not None:
         names.add(default)
@@ -271,8 +293,8 @@ def _choose_extractors(default, metrics, base: Source, opts, save_stats_to, note
     for metric in metrics:
         if metric.uses == "probabilities" and (metric.extractor or default) == "identity":
             raise UsageError(
-                f"metric {metric.name!r} needs class probabilities: "
-                "use --feature-extractor inception or digits"
+                f"metric {metric.name!r} needs class probabilities: use --feature-extractor "
+                "inception, digits or a classifier file"
             )
     for name, extractor in extractors.items():
         how = extractor.describe(base.sample_shape) if base.is_image else ""
@@ -286,10 +308,11 @@ def _use_real_stats(metrics, stats: RealStats, default: str, extractors, base: S
         if not metric.frechet:
             continue
         name = metric.extractor or default
-        if stats.feature_extractor is not None and stats.feature_extractor != name:
+        recorded = recorded_name(name, extractors)
+        if stats.feature_extractor is not None and stats.feature_extractor != recorded:
             raise UsageError(
                 f"{stats.path} holds {stats.feature_extractor} statistics but the feature "
-                f"extractor is {name}; pass --feature-extractor {stats.feature_extractor}"
+                f"extractor is {recorded}; pass --feature-extractor {stats.feature_extractor}"
             )
         stats.check_weights(name, extractors[name])
         dim = extractors[name].feature_dim(base.sample_shape)
@@ -302,6 +325,10 @@ def _use_real_stats(metrics, stats: RealStats, default: str, extractors, base: S
 
 
 def _make_extractor(name: str, opts: Options, base: Source) -> FeatureExtractor:
+    if is_classifier_file(name):
+        if not base.is_image:
+            raise UsageError(f"the classifier {name} reads images, but the samples are points")
+        return ClassifierFileExtractor(name, opts.device)
     weights = {
         "inception": opts.inception_weights,
         "digits": opts.classifier_weights,

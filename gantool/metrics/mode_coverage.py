@@ -79,6 +79,7 @@ class ModeCoverage(Metric):
         self.uses = "samples" if mixture else "probabilities"
         self.extractor = None if mixture else "digits"
         self.limit = samples if samples is not None else (MIXTURE_SAMPLES if mixture else None)
+        self.any_classes = False
         self.counts: torch.Tensor | None = None
         self.n = 0
         self.offered = 0
@@ -115,7 +116,14 @@ class ModeCoverage(Metric):
         self.high_quality += int(good.sum())
         return index[good]
 
+    def count_classes_of_the_evaluation_extractor(self) -> None:
+        """Count the classes of the evaluation's own extractor (a classifier file from
+        `gantool train-classifier --dataset folder`), however many, instead of digits."""
+        self.extractor, self.any_classes = None, True
+
     def _digit_bins(self, probabilities: torch.Tensor) -> torch.Tensor:
+        if self.any_classes:
+            return probabilities.argmax(1)
         if probabilities.dtype == torch.uint8 or probabilities.shape[1] not in (10, 1000):
             raise UsageError(
                 "mode-coverage of images needs the digits extractor's class probabilities "

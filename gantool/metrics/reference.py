@@ -42,8 +42,16 @@ class RealStats:
 
     def check_weights(self, name: str, extractor) -> None:
         """Refuse statistics made with other weights than the extractor's (when recorded)."""
+        if self.weights_sha256 is None:
+            return
+        own = getattr(extractor, "sha256", None)  # a classifier file (metrics/folder_classifier)
+        if own is not None and own != self.weights_sha256:
+            raise UsageError(
+                f"{self.path} was made with another classifier file than {extractor.path}; "
+                "recompute it with --save-stats"
+            )
         weights = getattr(extractor, "weights", None)
-        if self.weights_sha256 is None or name != "digits":
+        if name != "digits":
             return
         from gantool.metrics.digits import WEIGHTS_PATH
 
@@ -103,7 +111,7 @@ def save_stats(
     weights: str | None = None,
 ) -> None:
     """Write mu, sigma (pytorch-fid's layout) with the count, extractor, reference and, for the
-    digits extractor, the SHA-256 of its weights."""
+    digits extractor or a classifier file (`weights`), the SHA-256 of its weights."""
     from gantool.io import write_arrays
 
     mu, sigma = stats.mean_cov()
@@ -114,6 +122,8 @@ def save_stats(
         from gantool.metrics.digits import WEIGHTS_PATH
 
         extra["weights_sha256"] = np.str_(sha256(weights or WEIGHTS_PATH))
+    elif weights is not None:  # a classifier file
+        extra["weights_sha256"] = np.str_(sha256(weights))
     write_arrays(
         path, mu=mu, sigma=sigma, n=np.int64(stats.n), feature_extractor=extractor, **extra
     )
