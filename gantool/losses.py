@@ -7,6 +7,8 @@ log D = -softplus(-logit), log(1 - D) = -softplus(logit).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -20,12 +22,16 @@ class AdversarialLoss:
     `weight_clip`: WGAN's clip value for D's weights after each D step (None: no clipping).
     `default_gp`: the gradient-penalty weight the loss was published with (None: none).
     `g_uses_real`: g_loss needs the real logits too (relativistic losses); others accept None.
+    `overfit_sign(real_logits, fake_logits)`: ADA's overfitting signal, one sign per real
+    sample, +1 where D is sure that training image is real, read where this loss puts D's
+    verdict; r_t is its mean. None (a loss that defines none): --ada is refused.
     """
 
     name = ""
     weight_clip: float | None = None
     default_gp: float | None = None
     g_uses_real = False
+    overfit_sign: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -51,6 +57,10 @@ class Minimax(AdversarialLoss):
     def g_loss(self, fake_logits, real_logits=None):
         return -F.softplus(fake_logits).mean()  # = E log(1 - D(G(z)))
 
+    def overfit_sign(self, real_logits, fake_logits):
+        """Karras et al. 2020's sign D(x_real): D(x) = sigmoid(logit) > 1/2 where logit > 0."""
+        return torch.sign(real_logits)
+
 
 class NonSaturating(Minimax):
     """Goodfellow et al. 2014's practical fix: G maximises E log D(G(z)) instead."""
@@ -73,6 +83,11 @@ class Wasserstein(AdversarialLoss):
     def g_loss(self, fake_logits, real_logits=None):
         return -fake_logits.mean()
 
+    def overfit_sign(self, real_logits, fake_logits):
+        """A critic only ranks (a constant added to every score changes nothing): +1 where it
+        scores a real above its paired fake, so r_t = 2 P[f(x) > f(G(z))] - 1."""
+        return pair_signs(real_logits, fake_logits)
+
 
 class WassersteinGP(Wasserstein):
     """WGAN-GP (Gulrajani et al. 2017): the WGAN loss with a gradient penalty, lambda 10."""
@@ -93,6 +108,10 @@ class Hinge(AdversarialLoss):
     def g_loss(self, fake_logits, real_logits=None):
         return -fake_logits.mean()
 
+    def overfit_sign(self, real_logits, fake_logits):
+        """The margins +1 (real) and -1 (fake) put D's verdict boundary at 0."""
+        return torch.sign(real_logits)
+
 
 class LeastSquares(AdversarialLoss):
     """LSGAN (Mao et al. 2017) with targets a=0 (fake), b=1 (real), c=1 (G's target)."""
@@ -104,6 +123,10 @@ class LeastSquares(AdversarialLoss):
 
     def g_loss(self, fake_logits, real_logits=None):
         return 0.5 * ((fake_logits - 1) ** 2).mean()
+
+    def overfit_sign(self, real_logits, fake_logits):
+        """Targets 0 (fake) and 1 (real): D outputs 0.5 where it cannot tell them apart."""
+        return torch.sign(real_logits - 0.5)
 
 
 class Relativistic(AdversarialLoss):
@@ -123,11 +146,23 @@ class Relativistic(AdversarialLoss):
         _same_size(real_logits, fake_logits)
         return F.softplus(real_logits - fake_logits).mean()  # -E log sigmoid(f - r)
 
+    def overfit_sign(self, real_logits, fake_logits):
+        """D's verdict is sigmoid(C(x_r) - C(x_f)) on a pair, and a constant added to every
+        logit changes nothing: +1 where D is sure the real is more real than its fake."""
+        return pair_signs(real_logits, fake_logits)
+
+
+def pair_signs(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """sign(real - fake) over the (real, fake) pairs of a batch: unchanged by a shift of every
+    logit, for the losses that see only differences of logits."""
+    _same_size(real_logits, fake_logits)
+    return torch.sign(real_logits - fake_logits)
+
 
 def _same_size(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> None:
     if real_logits.shape != fake_logits.shape:
         raise UsageError(
-            f"relativistic loss pairs real and fake samples: batch sizes differ "
+            f"the loss pairs real and fake samples: batch sizes differ "
             f"({tuple(real_logits.shape)} vs {tuple(fake_logits.shape)})"
         )
 

@@ -104,7 +104,9 @@ def train_command(
                          "translation, cutout) for small data.", panel=HELP_OPT),
     ada: bool = _opt(None, "--ada/--no-ada", help="Adaptive augmentation (ADA): DiffAugment "
                      "on each image with a probability p steered by D's overfitting, "
-                     "r_t = E[sign D(x)], toward --ada-target.", panel=HELP_OPT),
+                     "r_t = E[sign D(x)] (the loss's own reading of it: sign(D(x) - "
+                     "D(G(z))) for relativistic and wgan, sign(D(x) - 0.5) for lsgan), toward "
+                     "--ada-target.", panel=HELP_OPT),
     ada_target: float = _opt(None, "--ada-target", help="ADA's target for r_t (default 0.6).",
                              panel=HELP_OPT),
     seed: int = _opt(None, "--seed", help="Random seed (default 0).", panel=HELP_OPT),

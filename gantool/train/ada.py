@@ -2,9 +2,14 @@
 Networks with Limited Data").
 
 The augmentation (our DiffAugment, gantool/train/augment.py) is applied to each image D sees, real
-or fake, with probability p. p is steered by the overfitting heuristic
-r_t = E[sign(D(x_real))]: 0 when D cannot tell the training images from the fakes, 1 when it is
-certain of every training image (it has memorised them). Every `interval` D steps, p moves by
+or fake, with probability p. p is steered by the overfitting heuristic r_t, the mean of the
+loss's `overfit_sign` over the training images D sees: 0 when D cannot tell the training images
+from the fakes, 1 when it is certain of every training image (it has memorised them). Karras et
+al.'s r_t = E[sign(D(x_real))] holds for the logistic losses, whose verdict boundary is logit 0;
+each loss reads D's verdict where it puts it (losses.py): LSGAN's output against 0.5, and for the
+losses that see only differences of logits (relativistic, WGAN), where a constant added to every
+logit changes nothing, sign(D(x_real) - D(G(z))) over the batch's pairs. Every `interval` D
+steps, p moves by
 sign(r_t - target) * (images in those steps) / (kimg_to_full * 1000), so it can go from 0 to 1 in
 `kimg_to_full` thousand real images: up while D overfits, down while it does not.
 """
@@ -39,11 +44,12 @@ class AdaptiveAugment:
         self._count = 0
         self._steps = 0
 
-    def observe(self, real_logits: torch.Tensor) -> None:
-        """Add the signs of D's logits on a batch of (augmented) training images."""
+    def observe(self, signs: torch.Tensor) -> None:
+        """Add the loss's overfitting signs (`overfit_sign`) for a batch of (augmented) training
+        images."""
         # Summed on the device: no host sync until update() reads it every `interval` steps.
-        self._sign_sum = self._sign_sum + torch.sign(real_logits.detach().float()).sum()
-        self._count += real_logits.numel()
+        self._sign_sum = self._sign_sum + signs.detach().float().sum()
+        self._count += signs.numel()
 
     def update(self, batch_images: int) -> bool:
         """Count one D step of `batch_images` images; every `interval` steps adjust p.

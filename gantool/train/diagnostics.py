@@ -8,7 +8,8 @@
   grid25): the modes covered. Digit data (mnist-5k, mnist, stacked-mnist): the shipped digit
   classifier names each probe sample's digit and the class histogram is compared with the
   data's. All images: the mean pairwise distance between samples against the real data's.
-- Overfitting (with ADA): D is sure of every training image, r_t = E[sign(D(x_real))] near 1.
+- Overfitting (with ADA): D is sure of every training image, ADA's r_t near 1 (the mean of the
+  loss's overfit_sign: E[sign(D(x_real))] for the logistic losses, see gantool/train/ada.py).
 
 `FailureMonitor.observe(record)` adds its measurements and flags to a metrics record and
 returns the warnings that just switched on (so a warning is shown when it appears, not every
@@ -404,8 +405,9 @@ class FailureMonitor:
         r["ada_rt_mean"] = mean
         if len(window) == OVERFIT_WINDOW and mean > OVERFIT_RT:
             p = f"; ADA's p is {r['ada_p']:.3f}" if "ada_p" in r else ""
-            return (f"overfitting at step {r['step']}: r_t = E[sign(D(x_real))] averages "
-                    f"{mean:.2f} over the last {OVERFIT_WINDOW} logs (ADA aims at 0.6){p}")
+            return (f"overfitting at step {r['step']}: r_t (D's certainty on the training "
+                    f"images) averages {mean:.2f} over the last {OVERFIT_WINDOW} logs (ADA aims "
+                    f"at 0.6){p}")
         return ""
 
     def summary(self, last: dict | None) -> list[str]:

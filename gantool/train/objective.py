@@ -136,7 +136,7 @@ class Objective:
         if gp:
             loss = loss + self._gradient_penalty(real, fake_g, y_real, noise, gp)
         if self.ada is not None:
-            self.ada.observe(real_logits)
+            self.ada.observe(self.loss.overfit_sign(real_logits.detach(), fake_logits.detach()))
             self.ada.update(self.batch_size)
         return loss, DPass(loss.detach(), real_logits.detach(), fake_logits.detach(), real,
                            y_real, fake_g if keep_graph or joint else None, y_fake)

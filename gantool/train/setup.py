@@ -116,6 +116,9 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
         if world.size > 1:
             raise UsageError("--ada is not supported under torchrun yet (each process would "
                              "steer its own p); use --augment")
+        if getattr(loss, "overfit_sign", None) is None:
+            raise UsageError(f"--ada needs the loss's overfitting signal, and loss {c.loss!r} "
+                             "defines none (overfit_sign, docs/howto/write-a-plugin.md); use --augment")
         from gantool.train.ada import AdaptiveAugment
 
         ada = AdaptiveAugment(target=c.ada_target)

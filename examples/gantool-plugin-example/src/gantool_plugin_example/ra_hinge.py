@@ -43,3 +43,9 @@ class RelativisticAverageHinge(AdversarialLoss):
         real = self._relative(real_logits, fake_logits)
         fake = self._relative(fake_logits, real_logits)
         return relu(1 - fake).mean() + relu(1 + real).mean()
+
+    def overfit_sign(self, real_logits: torch.Tensor, fake_logits: torch.Tensor
+                     ) -> torch.Tensor:
+        """ADA's overfitting signal: +1 where D scores a training image above the fakes' mean
+        (D's verdict here is relative, so the sign of the raw logit alone means nothing)."""
+        return torch.sign(self._relative(real_logits, fake_logits))
