@@ -39,6 +39,12 @@ SHARED = (
 # The shared rules' options: one default each, whichever command runs the rule.
 CONSENSUS_GAMMA = 1.0
 SGA_LAMBDA = 1.0
+# Balduzzi et al.'s Algorithm 1 chooses lambda's sign each step: lambda = lam sign(<xi, grad H>
+# <A^T xi, grad H> / d + eps), H = |xi|^2 / 2, d the number of parameters, eps = 1/10 (the
+# paper's value and its code's). It is +lam near any fixed point (eps), and -lam where the
+# adjustment would pull towards a repelling one. `align=false` keeps lambda = lam.
+SGA_ALIGN = False
+SGA_EPSILON = 0.1
 LOOKAHEAD_K = 5
 LOOKAHEAD_ALPHA = 0.5
 
@@ -62,6 +68,12 @@ def sga_lambda(lam: float, flag: str) -> float:
     if not isinstance(lam, (int, float)) or not math.isfinite(lam):
         raise UsageError(f"{flag} must be a finite number, got {lam}")
     return float(lam)
+
+
+def sga_align(align: bool, flag: str) -> bool:
+    if not isinstance(align, bool):
+        raise UsageError(f"{flag} must be true or false, got {align!r}")
+    return align
 
 
 def lookahead_k(k: int, flag: str) -> int:

@@ -45,6 +45,52 @@ def test_sga_on_x_times_y_is_a_damped_rotation(lr, lam):
                                powers(1 - lr * lam - 1j * lr, 40), rtol=1e-12)
 
 
+@pytest.mark.parametrize(("lr", "lam"), [(0.1, 1.0), (0.5, 0.3)])
+def test_aligned_sga_on_x_times_y_keeps_the_sign_of_lambda(lr, lam):
+    # On x*y the potential part S is 0, so <xi, grad H> = xi^T S xi = 0 and Algorithm 1's sign is
+    # sign(0 + eps) = +1: the aligned rule is the fixed one's damped rotation.
+    np.testing.assert_allclose(as_complex(run(updates.SGA(lam, align=True), lr, 40)),
+                               powers(1 - lr * lam - 1j * lr, 40), rtol=1e-12)
+
+
+def _sga_from(start, lam, align, lr=0.1, steps=30, s=0.2):
+    game = fields.quadratic(s, 1.0, s)
+    traj = updates.SGA(lam, align=align).run(game, np.array([start]), np.array([lr]), steps)
+    return traj[:, 0, 0] + 1j * traj[:, 0, 1]
+
+
+@pytest.mark.parametrize("lam", [1.0, 0.5])
+def test_aligned_sga_turns_lambda_away_from_a_repelling_equilibrium(lam):
+    """Balduzzi et al.'s Algorithm 1 on V = s/2 x^2 + x y - s/2 y^2, s > 0 (J = s I + A: the
+    equilibrium repels). In w = x + i y, J is s - i and A is -i; with v = J z,
+    <xi, grad H> <A^T xi, grad H> = (v^T S v)((A v) . (J^T v)) = -s |v|^4, so
+    lambda = lam sign(-s |v|^4 / 2 + 0.1) (d = 2). Far out it is -lam and
+    z' = z + lr (J - lam A J) z multiplies w by 1 + lr (s + lam) - i lr (1 - lam s): away from
+    the repelling point, where fixed-lambda SGA (1 + lr (s - lam) - i lr (1 + lam s)) is drawn
+    in. Near it (s |v|^4 < 0.2) the eps keeps +lam, as the fixed rule."""
+    lr, s, steps = 0.1, 0.2, 30
+    far, near = 2 + 2j, 0.3 + 0.3j  # |v| = sqrt(1 + s^2) |z|: 2.88 (flips) and 0.43 (keeps)
+    t = np.arange(steps + 1)
+    away = 1 + lr * (s + lam) - 1j * lr * (1 - lam * s)
+    drawn_in = 1 + lr * (s - lam) - 1j * lr * (1 + lam * s)
+    np.testing.assert_allclose(_sga_from([2.0, 2.0], lam, True), far * away**t, rtol=1e-12)
+    np.testing.assert_allclose(_sga_from([2.0, 2.0], lam, False), far * drawn_in**t,
+                               rtol=1e-12)
+    np.testing.assert_allclose(_sga_from([0.3, 0.3], lam, True), near * drawn_in**t,
+                               rtol=1e-12)
+    assert abs(away) > 1 > abs(drawn_in)
+
+
+def test_aligned_sga_linearises_to_the_fixed_rule_at_the_equilibrium():
+    # The sign is +1 wherever |xi|^4 is small against eps, i.e. around the equilibrium, so the
+    # update matrix (and the stable step sizes game-sim prints) is the fixed rule's for both.
+    game = fields.quadratic(0.2, 1.0, 0.2)
+    lr = np.array([0.1])
+    for lam in (0.3, 1.0):
+        np.testing.assert_array_equal(updates.SGA(lam, align=True).update_matrix(game.J, 1, lr),
+                                      updates.SGA(lam, align=False).update_matrix(game.J, 1, lr))
+
+
 @pytest.mark.parametrize(("k", "alpha", "lr"), [(5, 0.5, 0.1), (2, 0.3, 0.8), (1, 1.0, 0.2)])
 def test_lookahead_of_simgd_on_x_times_y(k, alpha, lr):
     # k simgd steps multiply w by (1 - i lr)^k; the slow step keeps 1 - alpha of the start.

@@ -25,7 +25,7 @@ import torch
 
 from gantool import registry
 from gantool.errors import UsageError
-from gantool.train.checkpoint import latest_checkpoint, load_checkpoint
+from gantool.train.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from gantool.train.config import build_config, resume_config
 from gantool.train.distributed import World
 from gantool.train.loop import train
@@ -144,6 +144,120 @@ def test_each_rule_with_sgd_is_game_sims_rule_step_for_step(train_rule, game_rul
     assert np.abs(ours[-1] - ours[0]).max() > 1e-2  # the players did move
 
 
+@pytest.mark.parametrize("align", [True, False])
+def test_sga_sign_alignment_with_sgd_is_game_sims_and_the_closed_form(align):
+    """On V = s/2 x^2 + x y - s/2 y^2 with s > 0 (a repelling equilibrium; see
+    tests/test_game_rules.py) from (1, 0.5): Algorithm 1's product is -s |xi|^4 / 2 = -0.169,
+    below -eps = -0.1, so the aligned rule steps with lambda = -lam and moves away (w multiplied
+    by 1 + lr (s + lam) - i lr (1 - lam s)); the fixed rule keeps +lam and is drawn in. Both
+    with d = 2 parameters, the exact double-backward HVPs and the same eps as game-sim."""
+    s, lam, steps = 0.2, 0.7, 30
+    rule = registry.create("update", "sga", lam=lam, align=align)
+    ours = _train_on_game(rule, steps, a=s, b=1.0, c=s)
+    game = registry.create("game", "quadratic", a=s, b=1.0, c=s)
+    theirs = registry.create("optimizer", "sga", lam=lam, align=align).run(
+        game, np.array([[X0, Y0]]), np.array([LR]), steps)[:, 0]
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
+    sign = -1.0 if align else 1.0
+    factor = 1 + LR * (s - sign * lam) - 1j * LR * (1 + sign * lam * s)
+    np.testing.assert_allclose(ours[:, 0] + 1j * ours[:, 1],
+                               (X0 + 1j * Y0) * factor ** np.arange(steps + 1), rtol=1e-9)
+
+
+def test_lookahead_between_cycles_the_players_hold_the_slow_weights():
+    """What sampling, the EMA and checkpoints read between iterations is the slow weights
+    (Chavdarova et al. report those): they move only at the end of each cycle of k steps."""
+    points = _train_on_game(registry.create("update", "lookahead", k=3, alpha=0.4), 7)
+    for t in (1, 2):
+        np.testing.assert_array_equal(points[t], points[0])
+    for t in (4, 5):
+        np.testing.assert_array_equal(points[t], points[3])
+    assert (points[3] != points[0]).all() and (points[6] != points[3]).all()
+    np.testing.assert_allclose(points[::3], _game_sim("lookahead", 2, "bilinear", k=3,
+                                                      alpha=0.4), rtol=0, atol=1e-12)
+
+
+def test_a_non_finite_fast_weight_mid_cycle_stops_the_checkpoint():
+    """Mid-cycle the fast weights live in the rule's state, not in G and D: the finiteness
+    check before a checkpoint must see them too."""
+    rule = registry.create("update", "lookahead", k=3)
+    D, G = ScalarD(0.0, 1.0, 0.0), PointG()
+    state = TrainingState(G=G, D=D, G_ema=None, opt_g=torch.optim.SGD(G.parameters(), lr=LR),
+                          opt_d=torch.optim.SGD(D.parameters(), lr=LR), batches=OneBatch(),
+                          monitor=None, log=None, rule=rule,
+                          noise=torch.Generator().manual_seed(0), world=World(),
+                          device=torch.device("cpu"), seed=0)
+    objective = Objective(GameLoss(), G_run=G, D_run=D, D=D, batch_size=1, rows=slice(0, 1),
+                          z_dim=1, num_classes=0, device=torch.device("cpu"))
+    rule.iterate(state, objective)
+    assert state.weights_finite()
+    nan = [torch.tensor(math.nan, dtype=torch.float64), torch.tensor(0.5, dtype=torch.float64)]
+    rule.load_state_dict({**rule.state_dict(), "fast": nan})
+    assert not state.weights_finite()
+
+
+def test_lookahead_resumes_a_checkpoint_that_saved_the_slow_weights_in_its_state():
+    """Checkpoints written before the players held the slow weights have the fast weights in
+    G and D and {"slow": ...} in the rule's state; resumed mid-cycle they continue the same."""
+    def game_state(rule):
+        D, G = ScalarD(0.0, 1.0, 0.0), PointG()
+        state = TrainingState(G=G, D=D, G_ema=None,
+                              opt_g=torch.optim.SGD(G.parameters(), lr=LR),
+                              opt_d=torch.optim.SGD(D.parameters(), lr=LR), batches=OneBatch(),
+                              monitor=None, log=None, rule=rule,
+                              noise=torch.Generator().manual_seed(0), world=World(),
+                              device=torch.device("cpu"), seed=0)
+        objective = Objective(GameLoss(), G_run=G, D_run=D, D=D, batch_size=1,
+                              rows=slice(0, 1), z_dim=1, num_classes=0,
+                              device=torch.device("cpu"))
+        return state, objective
+
+    straight = registry.create("update", "lookahead", k=3, alpha=0.4)
+    state, objective = game_state(straight)
+    straight.iterate(state, objective)  # one step into the cycle
+    slow = [state.D.x.detach().clone(), state.G.y.detach().clone()]
+    old = {"base": {}, "count": 1, "slow": slow}
+    resumed = registry.create("update", "lookahead", k=3, alpha=0.4)
+    resumed.load_state_dict(old)
+    state2, objective2 = game_state(resumed)
+    with torch.no_grad():  # the old layout: the fast weights in the players
+        state2.D.x.copy_(straight.fast[0])
+        state2.G.y.copy_(straight.fast[1])
+    for _ in range(5):
+        straight.iterate(state, objective)
+        resumed.iterate(state2, objective2)
+        assert (state.D.x.item(), state.G.y.item()) == (state2.D.x.item(), state2.G.y.item())
+
+
+class _CountingBatches(OneBatch):
+    def __init__(self):
+        self.drawn = 0
+
+    def next(self):
+        self.drawn += 1
+        return super().next()
+
+
+@pytest.mark.parametrize(("train_rule", "game_rule"), PAIRS,
+                         ids=[f"{t[0]}{t[1] or ''}" for t, _ in PAIRS])
+def test_each_rule_declares_the_batches_it_draws(train_rule, game_rule):
+    """img_per_s counts `batches_per_iteration` batches per step: it must be what the rule
+    draws (extragradient two, alternating K, lookahead its base's)."""
+    rule = registry.create("update", train_rule[0], **train_rule[1])
+    D, G = ScalarD(0.0, 1.0, 0.0), PointG()
+    batches = _CountingBatches()
+    state = TrainingState(G=G, D=D, G_ema=None, opt_g=torch.optim.SGD(G.parameters(), lr=LR),
+                          opt_d=torch.optim.SGD(D.parameters(), lr=LR), batches=batches,
+                          monitor=None, log=None, rule=rule,
+                          noise=torch.Generator().manual_seed(0), world=World(),
+                          device=torch.device("cpu"), seed=0)
+    objective = Objective(GameLoss(), G_run=G, D_run=D, D=D, batch_size=1, rows=slice(0, 1),
+                          z_dim=1, num_classes=0, device=torch.device("cpu"))
+    for _ in range(5):
+        rule.iterate(state, objective)
+    assert batches.drawn == 5 * rule.batches_per_iteration
+
+
 # ---- Adam: the papers' algorithms, transcribed in numpy
 class _Adam:
     """torch.optim.Adam's move for one scalar player (bias-corrected, eps outside the root)."""
@@ -252,6 +366,48 @@ def test_n_steps_equal_half_then_resume_bit_for_bit(tmp_path, options):
         _same(straight[part], resumed[part], part)
     if options["update"] in ("optimistic", "lookahead"):
         assert straight["update_rule"]  # the rule's own state is in the checkpoint
+
+
+def test_lookahead_samples_averages_and_saves_the_slow_generator(tmp_path):
+    """Mid-cycle the checkpoint's G (what `gantool sample` loads without EMA) and the EMA
+    (what the grids and `gantool sample` use with it) follow the slow weights, which move only
+    at the end of a cycle of k = 3."""
+    run = _run(tmp_path, "slow", 5, update="lookahead", update_options={"k": 3}, ema=0.5,
+               checkpoint_every=1, keep_last=10)
+    saved = {step: load_checkpoint(path)
+             for step, path in list_checkpoints(run / "checkpoints")}
+    assert sorted(saved) == [1, 2, 3, 4, 5]
+    start, jumped = saved[1]["G"], saved[3]["G"]
+    _same(saved[2]["G"], start, "G at step 2")
+    _same(saved[4]["G"], jumped, "G at step 4")
+    _same(saved[5]["G"], jumped, "G at step 5")
+    assert any(not torch.equal(start[k], jumped[k]) for k in start)
+    # The EMA of a point that has not moved is that point; at the jump it moves half way.
+    _same(saved[2]["G_ema"], start, "G_ema at step 2")
+    for k, w in jumped.items():
+        expected = saved[2]["G_ema"][k] + 0.5 * (w - saved[2]["G_ema"][k])
+        torch.testing.assert_close(saved[3]["G_ema"][k], expected)
+
+
+@pytest.mark.parametrize(("options", "batches"), [
+    ({"update": "extragradient"}, 2),
+    ({"update": "lookahead", "update_options": {"base": "extragradient"}}, 2),
+    ({"update": "alternating", "d_steps": 3}, 3),
+    ({"update": "simultaneous"}, 1),
+], ids=["extragradient", "lookahead-extragradient", "alternating-3", "simultaneous"])
+def test_img_per_s_counts_every_batch_the_rule_draws(tmp_path, monkeypatch, options, batches):
+    """Extragradient draws a batch for each of its two gradients: twice the images per step."""
+    from gantool.train.batches import BatchStream
+    from gantool.train.metrics_log import MetricsLog
+
+    drawn = []
+    draw = BatchStream.next
+    monkeypatch.setattr(BatchStream, "next", lambda self: drawn.append(1) or draw(self))
+    monkeypatch.setattr(MetricsLog, "seconds_since_reset", lambda self: 1.0)  # no clock
+    run = _run(tmp_path, "speed", 4, batch_size=16, log_every=2, **options)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(drawn) == 4 * batches
+    assert [r["img_per_s"] for r in records] == [16 * 2 * batches] * 2
 
 
 RULES = ["simultaneous", "extragradient", "optimistic", "consensus", "sga", "lookahead"]

@@ -96,6 +96,11 @@ def game_sim_command(
         None, "--sga-lambda", help="sga: weight of the adjustment A v [default: 1].",
         show_default=False,
     ),
+    sga_align: bool = typer.Option(
+        None, "--sga-align/--no-sga-align", help="sga: choose lambda's sign each step by "
+        "alignment (Balduzzi et al.'s Algorithm 1), or keep it fixed [default: fixed].",
+        show_default=False,
+    ),
     lookahead_base: str = typer.Option(
         None, "--lookahead-base", help="lookahead: the rule it wraps: simgd, altgd, "
         "extragradient, consensus, sga or cgd (or training's names) [default: simgd].",
@@ -178,7 +183,8 @@ def game_sim_command(
         "lr": lr, "lr-x": lr_x, "lr-y": lr_y, "matrix": matrix, "a": a, "b": b, "c": c,
         "mix": mix, "loss": loss, "regularizer": regularizer, "gamma": gamma,
         "noise-std": noise_std, "consensus-gamma": consensus_gamma, "beta": beta,
-        "steps-x": steps_x, "sga-lambda": sga_lambda, "lookahead-base": lookahead_base,
+        "steps-x": steps_x, "sga-lambda": sga_lambda, "sga-align": sga_align,
+        "lookahead-base": lookahead_base,
         "lookahead-k": lookahead_k, "lookahead-alpha": lookahead_alpha,
     }
 
@@ -214,6 +220,7 @@ def _build(game: str, names: list[str], x: str, y: str, options: dict):
     optimizers = simulate.build_optimizers(names, {
         "gamma": options["consensus-gamma"], "beta": options["beta"],
         "steps_x": options["steps-x"], "lam": options["sga-lambda"],
+        "align": options["sga-align"],
         "base": options["lookahead-base"], "k": options["lookahead-k"],
         "alpha": options["lookahead-alpha"],
     })

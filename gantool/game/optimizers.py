@@ -76,11 +76,13 @@ def flow():
     return updates.Flow()
 
 
-@register("optimizer", "sga", "symplectic gradient adjustment, lambda (Balduzzi et al. 2018)")
-def sga(lam: float = rules.SGA_LAMBDA):
+@register("optimizer", "sga", "symplectic gradient adjustment, lambda and its sign alignment "
+          "(Balduzzi et al. 2018)")
+def sga(lam: float = rules.SGA_LAMBDA, align: bool = rules.SGA_ALIGN):
     from gantool.game import updates
 
-    return updates.SGA(rules.sga_lambda(lam, "--sga-lambda"))
+    return updates.SGA(rules.sga_lambda(lam, "--sga-lambda"),
+                       rules.sga_align(align, "--sga-align"))
 
 
 @register("optimizer", "cgd", "competitive gradient descent (Schaefer & Anandkumar 2019)")
@@ -97,7 +99,8 @@ LOOKAHEAD_BASES = ("simgd", "altgd", "extragradient", "consensus", "sga", "cgd")
 @register("optimizer", "lookahead", "k base steps, then alpha of the way there (Chavdarova 2021)")
 def lookahead(base: str = "simgd", k: int = rules.LOOKAHEAD_K,
               alpha: float = rules.LOOKAHEAD_ALPHA, steps_x: int | None = None,
-              gamma: float | None = None, lam: float | None = None):
+              gamma: float | None = None, lam: float | None = None,
+              align: bool | None = None):
     from gantool import registry
     from gantool.game import parse, simulate, updates
 
@@ -110,5 +113,5 @@ def lookahead(base: str = "simgd", k: int = rules.LOOKAHEAD_K,
     alpha = rules.lookahead_alpha(alpha, "--lookahead-alpha")
     # The base's own options go through the same check as the command line's.
     [(_, rule)] = simulate.build_optimizers([base], {"steps_x": steps_x, "gamma": gamma,
-                                                     "lam": lam})
+                                                     "lam": lam, "align": align})
     return updates.Lookahead(rule, k, alpha)

@@ -17,7 +17,8 @@ GAME_FLAGS = {"matrix": "--matrix", "a": "--a", "b": "--b", "c": "--c", "mix": "
               "loss": "--loss",
               "regularizer": "--regularizer", "gamma": "--gamma", "noise_std": "--noise-std"}
 OPTIMIZER_FLAGS = {"gamma": "--consensus-gamma", "beta": "--beta", "steps_x": "--steps-x",
-                   "lam": "--sga-lambda", "base": "--lookahead-base", "k": "--lookahead-k",
+                   "lam": "--sga-lambda", "align": "--sga-align", "base": "--lookahead-base",
+                   "k": "--lookahead-k",
                    "alpha": "--lookahead-alpha"}
 MAX_VALUES = 50_000_000  # trajectory floats kept in memory (400 MB): refuse bigger runs
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gantool import rules
 from gantool.game.fields import Game
 
 
@@ -266,18 +267,30 @@ class SGA(Optimizer):
     name = "sga"
     note = "adds lambda * A v, A the antisymmetric part of the game's Jacobian"
 
-    def __init__(self, lam: float):
-        super().__init__(lam=lam)
-        self.lam = lam
+    def __init__(self, lam: float, align: bool = rules.SGA_ALIGN):
+        super().__init__(lam=lam, align=align)
+        self.lam, self.align = lam, align
 
     def step(self, game, z, lr):
         # Balduzzi et al. adjust the players' loss gradient xi = -v to xi + lambda A_H^T xi with
         # A_H the antisymmetric part of d(xi)/dz = -J; in terms of v that is v + lambda A_J v.
-        v = game.field(z)
-        adjustment = np.einsum("...ij,...j->...i", antisymmetric_part(game.jacobian(z)), v)
-        return z + lr * (v + self.lam * adjustment)
+        v, J = game.field(z), game.jacobian(z)
+        adjustment = np.einsum("...ij,...j->...i", antisymmetric_part(J), v)
+        return z + lr * (v + self._lambda(v, J, adjustment) * adjustment)
+
+    def _lambda(self, v, J, adjustment):
+        """Algorithm 1's lambda: lam, or with `align` lam sign(<xi, grad H> <A_H^T xi, grad H> / d
+        + eps). Here xi = -v, grad H = H^T xi = J^T v and A_H^T xi = -A v: both factors change
+        sign, so the product is <v, J^T v> <A v, J^T v>."""
+        if not self.align:
+            return self.lam
+        grad_h = np.einsum("...ij,...i->...j", J, v)
+        product = (v * grad_h).sum(-1) * (adjustment * grad_h).sum(-1)
+        return self.lam * np.sign(product / v.shape[-1] + rules.SGA_EPSILON)[..., None]
 
     def update_matrix(self, J, nx, lr):
+        # The product is quartic in z, so lambda is +lam around the equilibrium: the aligned
+        # rule linearises to the fixed one.
         return _eye(len(lr), len(J)) + _batched(lr, J + self.lam * antisymmetric_part(J) @ J)
 
 

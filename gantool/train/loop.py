@@ -255,7 +255,7 @@ def _log_step(run: setup.Run, run_dir: Path, log: Reporter, evaluating: bool = F
                   f"{s.step - s.log.n + 1} and {s.step}")
     record = {"step": s.step, "epoch": s.batches.epoch, **means,
               "grad_g": norms[0], "grad_d": norms[1],
-              "img_per_s": run.config.batch_size * run.config.d_steps * s.log.n
+              "img_per_s": run.config.batch_size * s.rule.batches_per_iteration * s.log.n
               / s.log.seconds_since_reset()}
     probe = snapshots.generate(s.G_ema if s.G_ema is not None else s.G, *run.fixed.probe())
     s.monitor.measure_samples(probe, record)

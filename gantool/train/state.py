@@ -97,12 +97,17 @@ class TrainingState:
         # A stop request rides along in G's all-reduce, so every rank stops at the same step.
         self.stop_flag = dist.average_gradients(self.G, self.world, self.stop_flag)
         (move or self.opt_g.step)()
+        self.update_ema()
+        dist.sync_buffers(self.G, self.world)  # rank 0's BatchNorm statistics everywhere
+        dist.sync_buffers(self.D, self.world)
+
+    def update_ema(self) -> None:
+        """Average G's current weights into G_ema (step_g does; lookahead instead averages its
+        slow weights once they are back in G)."""
         if self.G_ema is not None:
             decay = (ema_beta(self.ema_kimg, (self.step + 1) * self.batch_size, self.batch_size)
                      if self.ema_kimg else self.ema_decay)
             ema_update(self.G_ema, self.G, decay)
-        dist.sync_buffers(self.G, self.world)  # rank 0's BatchNorm statistics everywhere
-        dist.sync_buffers(self.D, self.world)
 
     # ---- checkpoints
     def state_dict(self) -> dict:
@@ -160,5 +165,19 @@ class TrainingState:
         return notes
 
     def weights_finite(self) -> bool:
+        """G, D, G_ema and the rule's own tensors (lookahead's fast weights mid-cycle)."""
         nets = [self.G, self.D] + ([self.G_ema] if self.G_ema is not None else [])
-        return all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters())
+        weights = [p for net in nets for p in net.parameters()]
+        return all(bool(torch.isfinite(w).all())
+                   for w in [*weights, *_float_tensors(self.rule.state_dict())])
+
+
+def _float_tensors(tree):
+    """The floating-point tensors in a nest of dicts and lists (a rule's state_dict)."""
+    if isinstance(tree, torch.Tensor):
+        return [tree] if tree.is_floating_point() else []
+    if isinstance(tree, dict):
+        tree = list(tree.values())
+    if isinstance(tree, (list, tuple)):
+        return [t for item in tree for t in _float_tensors(item)]
+    return []

@@ -13,9 +13,11 @@ each rule is exactly game-sim's rule of the same name (gantool/rules.py, docs/tr
     extragradient  step both from where one simultaneous step would lead (ExtraAdam with Adam)
     optimistic     each player moves twice this step's move minus the previous one (OMD)
     consensus      each player also descends gamma/2 ||xi||^2, xi the joint gradient field
-    sga            xi + lambda A^T xi, A the antisymmetric part of xi's Jacobian (exact HVPs)
+    sga            xi + lambda A^T xi, A the antisymmetric part of xi's Jacobian (exact HVPs),
+                   lambda's sign fixed or chosen by alignment (Algorithm 1; option align)
     lookahead      k steps of a base rule, then both players' slow weights move alpha of the
-                   way to the fast ones, and the fast weights restart from there
+                   way to the fast ones, and the fast weights restart from there; between
+                   iterations the players hold the slow weights (sampled, averaged, saved)
 
 Signs: xi = (dL_D/dD, dL_G/dG) is the joint gradient of the losses each player minimises
 (Balduzzi et al.'s xi; game-sim's field is v = -xi, D being its maximising player x).
@@ -39,6 +41,8 @@ class UpdateRule:
     # Rules that differentiate the gradient field (a double backward): refused with
     # torch.compile'd modules and under torchrun (see setup.check_update_rule).
     double_backward = False
+    # Batches of real data one iteration draws: the log's img_per_s counts them.
+    batches_per_iteration = 1
 
     def iterate(self, state, objective):
         """One training iteration; returns (last DPass, last GPass)."""
@@ -74,7 +78,7 @@ class Alternating(UpdateRule):
     def __init__(self, d_steps: int = 1):
         if not isinstance(d_steps, int) or d_steps < 1:
             raise UsageError(f"--d-steps must be at least 1, got {d_steps!r}")
-        self.d_steps = d_steps
+        self.d_steps = self.batches_per_iteration = d_steps
 
     def iterate(self, state, objective):
         for k in range(self.d_steps):
@@ -110,6 +114,7 @@ class Extragradient(UpdateRule):
     own batch (the reference samples a new minibatch for each)."""
 
     name = "extragradient"
+    batches_per_iteration = 2
 
     def iterate(self, state, objective):
         start = [p.detach().clone() for p in (*_params(state.D), *_params(state.G))]
@@ -216,14 +221,16 @@ class Consensus(_JointField):
 
 
 class SGA(_JointField):
-    """xi + lambda A^T xi with A = (H - H^T)/2, H = dxi/dz (Balduzzi et al. 2018, fixed
-    lambda as game-sim's sga; no sign alignment). A^T xi = (H^T xi - H xi)/2, both exact:
-    H^T xi is a vector-Jacobian product, H xi the double-vjp trick H u = d/dw [(H^T w) . u]."""
+    """xi + lambda A^T xi with A = (H - H^T)/2, H = dxi/dz (Balduzzi et al. 2018, Algorithm 1;
+    game-sim's sga). A^T xi = (H^T xi - H xi)/2, both exact: H^T xi is a vector-Jacobian
+    product, H xi the double-vjp trick H u = d/dw [(H^T w) . u]. lambda is `lam`, or with
+    `align` lam sign(<xi, grad H> <A^T xi, grad H> / d + eps): H^T xi is grad H for the
+    Hamiltonian H = |xi|^2 / 2, d the number of parameters (gantool/rules.py)."""
 
     name = "sga"
 
-    def __init__(self, lam: float):
-        self.lam = lam
+    def __init__(self, lam: float, align: bool = rules.SGA_ALIGN):
+        self.lam, self.align = lam, align
 
     def adjusted(self, xi, params):
         plain = [x.detach() for x in xi]
@@ -231,45 +238,84 @@ class SGA(_JointField):
         w = [torch.zeros_like(x, requires_grad=True) for x in xi]
         ht_w = _vjp(xi, params, w, create_graph=True)
         h_xi = _vjp(ht_w, w, plain)
-        return [x + self.lam * 0.5 * (a - b) for x, a, b in zip(xi, ht_xi, h_xi, strict=True)]
+        at_xi = [0.5 * (a - b) for a, b in zip(ht_xi, h_xi, strict=True)]
+        lam = self._lambda(plain, ht_xi, at_xi)
+        return [x + lam * a for x, a in zip(xi, at_xi, strict=True)]
+
+    def _lambda(self, xi, grad_h, at_xi):
+        if not self.align:
+            return self.lam
+        # A device tensor, not a Python number: no host sync per step.
+        product = _dot(xi, grad_h) * _dot(at_xi, grad_h)
+        d = sum(x.numel() for x in xi)
+        return self.lam * torch.sign(product / d + rules.SGA_EPSILON)
+
+
+def _dot(us, vs) -> torch.Tensor:
+    return sum((u * v).sum() for u, v in zip(us, vs, strict=True))
 
 
 class Lookahead(UpdateRule):
     """Lookahead-minmax (Chavdarova et al. 2021): every k-th iteration of the base rule, the
     slow weights of both players move alpha of the way to the fast ones, phi <- phi +
     alpha (theta - phi), and the fast weights restart from them. The optimisers' moments carry
-    on (the authors' code does not reset them); the slow weights and the count are in the
-    checkpoint, so a run resumed mid-cycle is exact."""
+    on (the authors' code does not reset them).
+
+    The slow weights are the result (the paper reports them), so between iterations the
+    players hold them: sample grids, the log's probe, evaluations and checkpoints' G see them,
+    and the EMA averages them (once per iteration, after they are back; the base's G steps
+    move the fast weights and leave the EMA alone). The fast weights of a cycle in progress
+    and the count are the rule's state, in the checkpoint, so a run resumed mid-cycle is
+    exact."""
 
     name = "lookahead"
 
     def __init__(self, base: UpdateRule, k: int, alpha: float):
         self.base, self.k, self.alpha = base, k, alpha
         self.double_backward = base.double_backward
+        self.batches_per_iteration = base.batches_per_iteration
         self.count = 0
-        self.slow: list[torch.Tensor] | None = None
+        self.fast: list[torch.Tensor] | None = None  # mid-cycle only
+        # From a checkpoint written when the players held the fast weights between iterations.
+        self.legacy_slow: list[torch.Tensor] | None = None
 
+    @torch.no_grad()
     def iterate(self, state, objective):
         params = _params(state.D) + _params(state.G)
-        if self.slow is None:
-            self.slow = [p.detach().clone() for p in params]
-        d, g = self.base.iterate(state, objective)
+        slow = [p.detach().clone() for p in params]
+        if self.legacy_slow is not None:  # G and D were loaded with the fast weights
+            slow = [s.to(p.device) for s, p in zip(self.legacy_slow, params, strict=True)]
+            self.legacy_slow = None
+        elif self.fast is not None:
+            for p, f in zip(params, self.fast, strict=True):
+                p.copy_(f)
+        ema, state.G_ema = state.G_ema, None
+        try:
+            with torch.enable_grad():
+                d, g = self.base.iterate(state, objective)
+        finally:
+            state.G_ema = ema
         self.count += 1
         if self.count % self.k == 0:
-            with torch.no_grad():
-                self.slow = [s.to(p.device) for s, p in zip(self.slow, params, strict=True)]
-                for p, s in zip(params, self.slow, strict=True):
-                    s.add_(p - s, alpha=self.alpha)
-                    p.copy_(s)
+            for p, s in zip(params, slow, strict=True):
+                s.add_(p - s, alpha=self.alpha)
+            self.fast = None
+        else:
+            self.fast = [p.detach().clone() for p in params]
+        for p, s in zip(params, slow, strict=True):
+            p.copy_(s)
+        state.update_ema()
         return d, g
 
     def state_dict(self):
-        return {"base": self.base.state_dict(), "count": self.count, "slow": self.slow}
+        return {"base": self.base.state_dict(), "count": self.count, "fast": self.fast}
 
     def load_state_dict(self, state):
         if state:
             self.base.load_state_dict(state["base"])
-            self.count, self.slow = state["count"], state["slow"]
+            self.count, self.fast = state["count"], state.get("fast")
+            if "slow" in state and self.count % self.k:
+                self.fast, self.legacy_slow = None, state["slow"]
 
 
 def _register(name: str, description: str):
@@ -301,16 +347,19 @@ def consensus(*, gamma: float = rules.CONSENSUS_GAMMA) -> UpdateRule:
     return Consensus(rules.consensus_gamma(gamma, "--update-opt gamma"))
 
 
-@_register("sga", "symplectic gradient adjustment, option lam (Balduzzi et al. 2018)")
-def sga(*, lam: float = rules.SGA_LAMBDA) -> UpdateRule:
-    return SGA(rules.sga_lambda(lam, "--update-opt lam"))
+@_register("sga", "symplectic gradient adjustment, options lam, align (Balduzzi et al. "
+           "2018)")
+def sga(*, lam: float = rules.SGA_LAMBDA, align: bool = rules.SGA_ALIGN) -> UpdateRule:
+    return SGA(rules.sga_lambda(lam, "--update-opt lam"),
+               rules.sga_align(align, "--update-opt align"))
 
 
 @_register("lookahead", "k base steps, then alpha of the way there; options base, k, alpha "
            "(Chavdarova et al. 2021)")
 def lookahead(*, base: str = "simultaneous", k: int = rules.LOOKAHEAD_K,
               alpha: float = rules.LOOKAHEAD_ALPHA, d_steps: int | None = None,
-              gamma: float | None = None, lam: float | None = None) -> UpdateRule:
+              gamma: float | None = None, lam: float | None = None,
+              align: bool | None = None) -> UpdateRule:
     if not isinstance(base, str):
         raise UsageError(f"--update-opt base must be a rule name, got {base!r}")
     base = registry.get("update", base).name
@@ -319,6 +368,7 @@ def lookahead(*, base: str = "simultaneous", k: int = rules.LOOKAHEAD_K,
     if d_steps is not None and "d_steps" not in registry.get("update", base).options():
         raise UsageError(f"--d-steps applies to lookahead over alternating (--update-opt "
                          f"base=alternating); its base {base} moves each player once per step")
-    inner = registry.create("update", base, d_steps=d_steps, gamma=gamma, lam=lam)
+    inner = registry.create("update", base, d_steps=d_steps, gamma=gamma, lam=lam,
+                            align=align)
     return Lookahead(inner, rules.lookahead_k(k, "--update-opt k"),
                      rules.lookahead_alpha(alpha, "--update-opt alpha"))
