@@ -14,11 +14,13 @@ from gantool.train.recipes import recipe
 NAMES = [e.name for e in registry.entries("recipe")]
 
 
-def test_the_three_recipes_are_registered():
-    assert {"lecture", "dcgan", "r3gan"} <= set(NAMES)
+def test_the_built_in_recipes_are_registered():
+    assert {"lecture", "dcgan", "r3gan", "own-images"} <= set(NAMES)
     assert recipe("lecture").options["loss"] == "minimax"
     assert recipe("lecture").options["arch"] == "mlp"
     assert recipe("r3gan").options["arch"] == "r3gan"
+    own = recipe("own-images").options
+    assert (own["arch"], own["arch_options"], own["augment"]) == ("dcgan", {"width": 32}, True)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -118,8 +118,8 @@ def train_command(
     compile: bool = _opt(None, "--compile/--no-compile", help="torch.compile the training "
                          "forward passes.", panel=HELP_OPT),
     recipe: str = _opt(None, "--recipe", metavar="NAME", help="A named group of options "
-                       "(gantool list recipe: lecture, dcgan, r3gan); flags and --config "
-                       "override it.", panel=HELP_RUN),
+                       "(gantool list recipe: lecture, dcgan, r3gan, own-images); flags "
+                       "and --config override it.", panel=HELP_RUN),
     tensorboard: bool = _opt(None, "--tensorboard/--no-tensorboard", help="Write TensorBoard "
                              "event files into the run directory (default on).",
                              panel=HELP_RUN),
