@@ -36,6 +36,36 @@ def test_copies_are_memorized_and_duplicates_do_not_break_it():
     assert result["memorized"] == 1.0 and result["authentic"] == 0.0 and result["nn_ratio"] == 0
 
 
+def test_copies_outside_the_kept_subset_are_memorized():
+    """Issue 22 section 2: the training set is larger than max_samples. Each kept fake's nearest
+    neighbour (and that neighbour's own radius) is searched over EVERY training row, so copies
+    of rows that no seeded subset would keep still score 1.0."""
+    real = torch.randn(600, 8, generator=torch.Generator().manual_seed(2))
+    metric = Memorization(max_samples=100)
+    for chunk in real.split(64):
+        metric.update(chunk, real=True)
+    metric.update(real.flip(0), real=False)  # exact copies, fed in another order
+    result = {s.name: s for s in metric.compute()}
+    assert result["memorized"].value == 1.0 and result["authentic"].value == 0.0
+    assert result["nn_ratio"].value == 0.0
+    assert (result["memorized"].n, result["memorized"].n_real) == (100, 600)
+
+
+def test_a_copying_generator_on_a_set_larger_than_the_cap(cli, tmp_path):
+    """The real CLI: 600 training digits, --max-samples 100, the fakes copies of all 600."""
+    import json
+
+    digits = load_dataset("mnist-5k").data[:600, 0].numpy()
+    np.savez(tmp_path / "real.npz", data=digits)
+    np.savez(tmp_path / "copies.npz", data=digits[np.random.default_rng(0).permutation(600)])
+    result = cli("evaluate", "--fake", str(tmp_path / "copies.npz"), "--real",
+                 str(tmp_path / "real.npz"), "--metrics", "memorization", "--max-samples", "100",
+                 "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    memorized = json.loads(result.stdout)["metrics"]["memorized"]
+    assert memorized == {"value": 1.0, "std": None, "n": 100, "n_real": 600}
+
+
 def test_real_digits_vs_themselves_and_mnist_test_vs_mnist_5k(cli, mnist_dir, tmp_path):
     """On the digits features: the bundled set against itself is all copies; the 10,000 real
     MNIST test digits (never in training) are nearly never flagged."""
