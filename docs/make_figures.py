@@ -29,6 +29,9 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
 IMG = "docs/img"  # how {img} is written in the pages
+# {emoji}: the real colour folder beside the repository (shared/data, never copied into it)
+EMOJI = "../shared/data/emoji-noto-64"  # how {emoji} is written in the pages
+EMOJI_DIR = REPO.parent / "shared" / "data" / "emoji-noto-64"
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,13 @@ class Figure:
     commands: tuple[str, ...]  # what a reader types; {img} = docs/img
     small: bool = False  # fast enough for the test suite
     source: str | None = None  # a file the commands write, copied to `path`
+    # made by a bench script against a reference's own code (not shipped, an hour of CPU):
+    # listed and quoted like the others, but make_figures does not rerun it
+    bench: bool = False
 
     def shown(self) -> list[str]:
         """The commands as the docs print them."""
-        return [c.format(img=IMG) for c in self.commands]
+        return [c.format(img=IMG, emoji=EMOJI) for c in self.commands]
 
 
 MNIST_RUN = "gantool train --arch mlp --steps 1500 --name mnist-lecture"
@@ -48,6 +54,14 @@ MNIST_RUN = "gantool train --arch mlp --steps 1500 --name mnist-lecture"
 # with beta1 = 0, beta2 = 0.9 stands in for their RMSProp (decay 0.9), see x-to-real-gans.md
 MOG_OPTIONS = ("--arch-opt width=16 --arch-opt depth=4 --z-dim 16 --batch-size 512 "
                "--lr-g 1e-3 --lr-d 1e-3 --beta1 0 --beta2 0.9")
+
+OWN_IMAGES_BENCH = (
+    "gantool train-classifier --dataset folder --data-root {emoji} --image-size 32 --width 16 "
+    "--epochs 8 --out emoji32.safetensors",
+    "python bench/own_images.py --dcgan-py dcgan.py --extractor emoji32.safetensors "
+    "--at 300,600,1200,1800 --score-at 600,1800 --n 5000 --work own-images "
+    "--out {img}/howto/own-images",
+)
 
 FIGURES: tuple[Figure, ...] = (
     # theory/nash-equilibrium.md: the lecture's x*y game and Dirac-GAN (game-sim, seconds)
@@ -94,6 +108,16 @@ FIGURES: tuple[Figure, ...] = (
     Figure("howto/conditional-collapse.png", (
         "gantool train --conditional --steps 2000 --name conditional",
         "gantool sample --run conditional --n 64 --out {img}/howto/conditional-collapse.png")),
+    # howto/own-images.md: the own-images recipe against PyTorch-GAN's dcgan.py at equal CPU time
+    # on the emoji folder, in the folder's own classifier features (bench/own_images.py, about
+    # an hour of CPU, and dcgan.py's own file: listed here, not rerun)
+    *(Figure(f"howto/own-images/{side}-{budget}cpu-s.png", OWN_IMAGES_BENCH, bench=True)
+      for side in ("ours", "ref") for budget in (600, 1800)),
+    # howto/own-images.md: the same recipe at 64 px (about 10 CPU-minutes)
+    Figure("howto/own-images-64.png", (
+        "gantool train --recipe own-images --dataset folder --data-root {emoji} "
+        "--image-size 64 --steps 500 --name emoji64",
+        "gantool sample --run emoji64 --n 64 --out {img}/howto/own-images-64.png")),
     # theory/failure-modes.md and howto/mode-collapse.md: the three failure modes on ring8
     Figure("theory/non-convergence-losses.png", (
         "gantool train --dataset ring8 --arch mlp2d --lr-g 5e-3 --lr-d 5e-3 --beta1 0.9 "
@@ -124,7 +148,7 @@ def run_figure(fig: Figure, img_dir: Path, cwd: Path, done: set[str] | None = No
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     env.pop("GANTOOL_DEBUG", None)
     for command in fig.commands:
-        text = command.format(img=img_dir)
+        text = command.format(img=img_dir, emoji=EMOJI_DIR)
         if done is not None and text in done:
             continue
         argv = shlex.split(text)
@@ -163,6 +187,10 @@ def main(argv: list[str]) -> int:
         cwd = Path(keep or work)
         cwd.mkdir(parents=True, exist_ok=True)
         for fig in chosen:
+            if fig.bench:
+                print(f"skipping docs/img/{fig.path}: a bench makes it ({fig.shown()[-1]})",
+                      file=sys.stderr)
+                continue
             print(f"making docs/img/{fig.path}", file=sys.stderr)
             run_figure(fig, REPO / IMG, cwd, done)
     return 0
