@@ -74,3 +74,17 @@ def test_the_default_is_the_measured_dcgan_and_its_defaults_yield_to_flags():
     assert build_config({}, {"arch": "mlp"}).spectral_norm is False
     paper = build_config({}, {"recipe": "dcgan"})
     assert (paper.spectral_norm, paper.ema_kimg, paper.arch_options) == (False, 0.0, {"width": 64})
+
+
+def test_r3gan_at_its_paper_width_on_a_cpu_says_what_fits():
+    import torch
+
+    from gantool.train.setup import cpu_cost_note
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    note = cpu_cost_note("r3gan", {}, cpu)
+    assert note and "width 256 is sized for a GPU" in note and "--recipe own-images" in note
+    assert "width 128" in cpu_cost_note("r3gan", {"width": 128}, cpu)
+    assert cpu_cost_note("r3gan", {"width": 32}, cpu) is None
+    assert cpu_cost_note("r3gan", {}, cuda) is None
+    assert cpu_cost_note("dcgan", {"width": 256}, cpu) is None

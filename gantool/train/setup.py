@@ -68,6 +68,20 @@ class Run:
     total: int
 
 
+R3GAN_CPU_WIDTH = 64  # above this r3gan costs well over 7 dcgan steps a step on a CPU
+
+
+def cpu_cost_note(arch: str, arch_options: dict, device: torch.device) -> str | None:
+    """A warning for a network sized for a GPU on a CPU (docs/models.md's cost table): r3gan
+    at its paper widths trains a few steps a minute there, and nothing else would say so."""
+    width = arch_options.get("width", 256)
+    if arch != "r3gan" or device.type != "cpu" or width <= R3GAN_CPU_WIDTH:
+        return None
+    return (f"r3gan at width {width} is sized for a GPU: on a CPU one step costs many dcgan "
+            "steps (width 32 with 1 block already 2.7, docs/models.md); on a CPU use --recipe "
+            "own-images, or --arch-opt width=32 --arch-opt min_width=4 --arch-opt blocks=1")
+
+
 def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
     torch.manual_seed(c.seed)  # the same on every rank: identical initial weights
     dataset = _load_data(c)
@@ -105,6 +119,9 @@ def build(c: TrainConfig, world: World, device: torch.device, warn) -> Run:
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if keep_ema else None
     noise = torch.Generator(device).manual_seed(c.seed + 1)
 
+    note = cpu_cost_note(c.arch, c.arch_options or {}, device)
+    if note:
+        warn(note)
     use_amp = c.amp and _bf16_autocast_runs_on(device)
     if c.amp and not use_amp:
         warn(f"--amp: {device.type} has no fast bfloat16 (CUDA, or a CPU with AVX512-BF16/AMX); "
