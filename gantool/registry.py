@@ -34,7 +34,7 @@ BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "loss": ("gantool.losses",),
     "dataset": ("gantool.data",),
     "metric": ("gantool.metrics",),
-    "feature-extractor": ("gantool.metrics.features",),
+    "feature-extractor": ("gantool.metrics.features", "gantool.metrics.dinov2"),
     "game": ("gantool.game.games",),
     "optimizer": ("gantool.game.optimizers",),
     "update": ("gantool.train.updates",),

@@ -117,3 +117,36 @@ def test_evaluate_runs_the_inception_extractor_from_a_weights_file(tmp_path, cli
     assert report["feature_extractor"] == "inception"  # the default for 16x16 images
     assert report["metrics"]["fid"]["value"] > 0 and report["metrics"]["is"]["value"] >= 1
     assert "fewer than the 2048 feature dimensions" in result.stderr.decode()
+
+
+def write_bad_weights(kind: str, path) -> str:
+    """A weights file that is not the FID Inception's; returns what its one error line says."""
+    if kind == "garbage":
+        path.write_bytes(b"garbage")  # torch answers with five lines of weights_only advice
+        return "not a weights file, or corrupt (Unsupported operand"
+    state = random_state_dict(seed=4)
+    if kind == "wrong-network":  # names and shapes of another network entirely
+        torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "bn1.bias": torch.zeros(64)}, path)
+        return ("566 of its 566 tensors missing (Conv2d_1a_3x3.conv.weight); "
+                "2 unexpected (conv1.weight)")
+    state.pop("Mixed_7c.branch_pool.conv.weight")
+    state["fc.weight"] = torch.zeros(1000, 2048)  # torchvision's ImageNet head
+    torch.save(state, path)
+    return ("1 of its 566 tensors missing (Mixed_7c.branch_pool.conv.weight); "
+            "1 of another shape (fc.weight: 1000x2048, expected 1008x2048)")
+
+
+@pytest.mark.parametrize("kind", ["garbage", "wrong-network", "near-miss"])
+def test_bad_inception_weights_are_one_clear_line(tmp_path, cli, kind):
+    """Issue 22 section 5: torch's weights_only advice was five lines, and a wrong state dict's
+    one line ended in a dangling "for Inception3:"."""
+    import numpy as np
+
+    expected = write_bad_weights(kind, tmp_path / "w.pth")
+    np.savez(tmp_path / "x.npz", data=np.zeros((2, 16, 16, 3), dtype=np.uint8))
+    result = cli("evaluate", "--fake", str(tmp_path / "x.npz"), "--real", str(tmp_path / "x.npz"),
+                 "--metrics", "fid", "--inception-weights", str(tmp_path / "w.pth"))
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 1 and result.stdout == b"" and len(lines) == 1, lines
+    assert lines[0].startswith("Error: ") and expected in lines[0], lines[0]
+    assert "weights_only" not in lines[0] and not lines[0].endswith(":")

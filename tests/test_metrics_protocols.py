@@ -28,10 +28,13 @@ def random_images(n: int, size: int, channels: int = 3, seed: int = 0) -> np.nda
 
 
 @torch.no_grad()
-def test_clean_resize_matches_clean_fid_code_path(tmp_path, monkeypatch):
-    """clean-fid reads the PNGs, resizes them with its own resizer (mode="clean") and batches
-    them; its FID network is the TF Inception graph fed (x - 128) / 128. Here that graph is
-    clean-fid's own PyTorch port (inception_pytorch) with the same random weights as ours."""
+def test_clean_resize_and_normalisation_match_clean_fid_on_its_pytorch_inception_port(
+    tmp_path, monkeypatch
+):
+    """What this covers: clean-fid's image reading, resize (mode="clean") and batching, and the
+    (x - 128) / 128 of its network wrapper. What it does not: clean-fid's mode="clean" runs
+    StyleGAN2-ADA's TorchScript Inception (not downloadable here); the network below is
+    clean-fid's PyTorch port (inception_pytorch) with the same random weights as ours."""
     fid = pytest.importorskip("cleanfid.fid")
     from cleanfid import inception_pytorch
 
@@ -95,21 +98,76 @@ def test_resize_protocols_change_the_features(tmp_path):
     assert not torch.allclose(features["legacy-tf"], features["legacy-pytorch"], rtol=1e-3)
 
 
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def rgb_pil(image: np.ndarray) -> Image.Image:
+    """(H, W, 1 or 3) uint8 as dgm-eval's loader sees it: a PIL image converted to RGB."""
+    return Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).convert("RGB")
+
+
 def dgm_eval_reference_input(images: np.ndarray) -> torch.Tensor:
-    """dgm-eval's DINOv2 preprocessing, from its description: RGB, each channel a float32 PIL
-    image resized bicubic to 224x224 and clipped to [0, 255], / 255, ImageNet mean / std."""
+    """dgm-eval's default DINOv2 preprocessing as its source reads (DINOv2Encoder.transform with
+    clean_resize False, after ImagePathDataset's convert('RGB')): torchvision's
+    Resize((224, 224), BICUBIC) on the 8-bit RGB PIL image, ToTensor, Normalize(ImageNet)."""
+    from torchvision import transforms
+
+    transform = transforms.Compose([
+        transforms.Resize((224, 224), transforms.InterpolationMode.BICUBIC),
+        transforms.ToTensor(),
+        transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ])
+    return torch.stack([transform(rgb_pil(image)) for image in images])
+
+
+def dgm_eval_clean_resize_input(images: np.ndarray) -> torch.Tensor:
+    """dgm-eval's --clean_resize path: each RGB channel a float32 PIL image resized bicubic to
+    224x224 and clipped to [0, 255], / 255, then Normalize(ImageNet)."""
     out = []
     for image in images:
+        rgb = np.asarray(rgb_pil(image))
         channels = [
-            np.asarray(Image.fromarray(image[:, :, c].astype(np.float32), mode="F").resize(
+            np.asarray(Image.fromarray(rgb[:, :, c].astype(np.float32), mode="F").resize(
                 (224, 224), Image.BICUBIC)).clip(0, 255)
             for c in range(3)
         ]
         x = torch.from_numpy(np.stack(channels)) / 255
-        mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
-        std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+        mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
+        std = torch.tensor(IMAGENET_STD)[:, None, None]
         out.append((x - mean) / std)
     return torch.stack(out)
+
+
+def as_nchw(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).permute(0, 3, 1, 2)
+
+
+def protocol_cases() -> dict[str, np.ndarray]:
+    """16 bundled digits (grey, 28 -> 224: PIL repeats them to RGB), colour up and down."""
+    from gantool.data import load_dataset
+
+    digits = load_dataset("mnist-5k").data[:16].permute(0, 2, 3, 1).numpy()
+    return {"digits": digits, "rgb-37": random_images(3, 37, seed=5),
+            "rgb-300": random_images(2, 300, seed=6)}
+
+
+@pytest.mark.parametrize("case", ["digits", "rgb-37", "rgb-300"])
+def test_dinov2_input_is_dgm_evals_default_preprocessing_to_the_pixel(case):
+    """Issue 22 section 3: FD_DINOv2's published numbers (dgm-eval's default, Stein et al. 2023;
+    EDM2's 'pil' mode) resize the 8-bit RGB image, not each channel as floats."""
+    images = protocol_cases()[case]
+    ours, expected = dinov2.dgm_eval_input(as_nchw(images)), dgm_eval_reference_input(images)
+    grey_levels = ((ours - expected) * torch.tensor(IMAGENET_STD)[:, None, None] * 255).abs()
+    print(f"{case}: max {grey_levels.max():.2f} grey levels, "
+          f"{(grey_levels > 1.0001).double().mean():.2%} of values by more than one")
+    assert torch.equal(ours, expected)
+
+
+@pytest.mark.parametrize("case", ["digits", "rgb-37", "rgb-300"])
+def test_dinov2_clean_resize_is_dgm_evals_clean_resize_path(case):
+    images = protocol_cases()[case]
+    ours = dinov2.dgm_eval_input(as_nchw(images), resize="clean")
+    assert torch.allclose(ours, dgm_eval_clean_resize_input(images), atol=1e-6, rtol=0)
 
 
 @torch.no_grad()
@@ -167,3 +225,43 @@ def test_dinov2_without_weights_offline_is_one_clear_error(tmp_path):
     lines = [line for line in result.stderr.strip().splitlines() if line.startswith("Error:")]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert "not in the Hugging Face cache" in lines[0] and "--dinov2-weights" in lines[0]
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"garbage", "cannot read DINOv2 weights"),
+    (None, "does not hold DINOv2 vits14 weights: 1 of another shape (cls_token: 1x1x8, expected "
+           "1x1x384)"),
+])
+def test_bad_dinov2_weights_are_one_clear_line(tmp_path, content, expected):
+    """Issue 22 section 5: one line, no weights_only advice, no dangling "for ...:"."""
+    timm = pytest.importorskip("timm")
+    from gantool.errors import GantoolError
+
+    path = tmp_path / "dinov2_vits14_pretrain.pth"
+    if content is not None:
+        path.write_bytes(content)
+    else:
+        state = timm.create_model("vit_small_patch14_dinov2", img_size=224, num_classes=0,
+                                  pretrained=False).state_dict()
+        state["cls_token"] = torch.zeros(1, 1, 8)
+        torch.save(state, path)
+    with pytest.raises(GantoolError) as info:
+        dinov2.load_dinov2("vits14", path)
+    message = str(info.value)
+    assert expected in message and "\n" not in message and "weights_only" not in message
+    assert not message.endswith(":")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--metrics", "fid", "--dinov2-resize", "clean"], "--dinov2-resize applies to the dinov2-*"),
+    (["--metrics", "fd-dinov2", "--dinov2-resize", "bilinear"], "unknown --dinov2-resize 'bilinear'"),
+])
+def test_bad_dinov2_resize_is_one_usage_error(tmp_path, capsys, extra, message):
+    from gantool.cli import main
+
+    np.savez(tmp_path / "x.npz", data=random_images(4, 16))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--fake", str(tmp_path / "x.npz"), "--real", str(tmp_path / "x.npz"),
+              "--feature-extractor", "identity", *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and message in err[0], err

@@ -103,6 +103,14 @@ def evaluate_command(
         "(default: the Hugging Face cache, else download).",
         show_default=False,
     ),
+    dinov2_resize: str = typer.Option(
+        None,
+        "--dinov2-resize",
+        help="How the dinov2-* extractors resize to 224 px: pil (dgm-eval's default, the "
+        "published FD_DINOv2: the 8-bit RGB image, PIL bicubic) or clean (dgm-eval's "
+        "--clean_resize: each channel as floats) (default: pil).",
+        show_default=False,
+    ),
     dinov2_arch: str = typer.Option(
         None,
         "--dinov2-arch",
@@ -144,8 +152,9 @@ def evaluate_command(
         10_000,
         "--max-samples",
         min=2,
-        help="Features kept per side for kid, prdc and memorization (a seeded uniform random "
-        "subset, the same for each).",
+        help="Features kept per side for kid and prdc, and fake features for memorization (a "
+        "seeded uniform random subset, the same for each); memorization searches every real "
+        "one.",
     ),
     show_nearest: Path = typer.Option(
         None,
@@ -233,6 +242,7 @@ def evaluate_command(
         classifier_weights=_str(classifier_weights),
         dinov2_weights=_str(dinov2_weights),
         resize=resize,
+        dinov2_resize=dinov2_resize,
         batch_size=batch_size,
         device=dev,
         metric_flags={k: v for k, v in metric_flags.items() if v is not None},

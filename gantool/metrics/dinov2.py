@@ -2,9 +2,12 @@
 
 Stein et al. (NeurIPS 2023) found DINOv2 ViT-L/14 features rank generated images the way people
 do, where Inception's do not; EDM2 reports FD_DINOv2. The network is timm's ViT (a well-kept
-library, imported only when these extractors run); the protocol is dgm-eval's:
-- each image converted to RGB, each channel resized as a float32 PIL image, bicubic (PIL's
-  antialiasing), to 224x224, clipped to [0, 255] (the same resize as clean-fid);
+library, imported only when these extractors run); the protocol is dgm-eval's default, the one
+its published FD_DINOv2 numbers use (EDM2's DINOv2 detector in its 'pil' mode does the same):
+- each image converted to RGB and resized to 224x224 as one 8-bit PIL image, bicubic (PIL's
+  antialiasing), as torchvision's Resize((224, 224), BICUBIC) does to a PIL image
+  (`resize="pil"`); `resize="clean"` is dgm-eval's --clean_resize instead: each channel
+  resized as a float32 PIL image and clipped to [0, 255], with no rounding (clean-fid's resize);
 - divided by 255 and normalised with the ImageNet mean and std;
 - the feature is the class token after the final norm (1024-d for ViT-L/14).
 The checkpoints hold 37x37 position embeddings (518 px); like DINOv2's own forward, they are
@@ -22,9 +25,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gantool.errors import GantoolError
+from gantool.errors import GantoolError, UsageError
 from gantool.metrics.features import Extracted, FeatureExtractor
-from gantool.metrics.resize import pil_bicubic, to_rgb
+from gantool.metrics.resize import pil_bicubic, pil_bicubic_8bit, to_rgb
+from gantool.metrics.weights_file import load_checked, read_state_dict
 from gantool.registry import register
 
 INPUT_SIZE = 224
@@ -38,11 +42,26 @@ ARCHS = {
     "vitl14": ("vit_large_patch14_dinov2", "timm/vit_large_patch14_dinov2.lvd142m", 1024),
 }
 POS_EMBED_OFFSET = 0.1  # DINOv2's interpolate_offset
+# --dinov2-resize: dgm-eval's default (8-bit PIL image) or its --clean_resize (float channels)
+RESIZE_MODES = ("pil", "clean")
+DEFAULT_RESIZE = "pil"
 
 
-def dgm_eval_input(images: torch.Tensor) -> torch.Tensor:
+def check_resize(mode: str) -> str:
+    if mode not in RESIZE_MODES:
+        raise UsageError(
+            f"unknown --dinov2-resize {mode!r}; choose one of: {', '.join(RESIZE_MODES)}"
+        )
+    return mode
+
+
+def dgm_eval_input(images: torch.Tensor, resize: str = DEFAULT_RESIZE) -> torch.Tensor:
     """uint8 (N, C, H, W) -> the normalised (N, 3, 224, 224) float32 input, dgm-eval's way."""
-    x = pil_bicubic(to_rgb(images), INPUT_SIZE) / 255
+    rgb = to_rgb(images)
+    if check_resize(resize) == "pil":
+        x = pil_bicubic_8bit(rgb, INPUT_SIZE).to(torch.float32) / 255
+    else:
+        x = pil_bicubic(rgb, INPUT_SIZE) / 255
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return (x - mean) / std
@@ -78,23 +97,6 @@ def resample_pos_embed(pos_embed: torch.Tensor, grid: int) -> torch.Tensor:
     return torch.cat([cls, patches], 1)
 
 
-def read_state(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict from .safetensors or a torch .pth/.pt file (tensors only: no code runs)."""
-    if not path.is_file():
-        raise GantoolError(f"DINOv2 weights file not found: {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise GantoolError(f"cannot read DINOv2 weights {path}: {exc}") from None
-    if not isinstance(state, dict):
-        raise GantoolError(f"{path} does not hold a state dict")
-    return state
-
-
 def cached_weights(arch: str) -> Path:
     """timm's weights file from the Hugging Face cache, downloaded there if allowed."""
     try:
@@ -123,17 +125,19 @@ def cached_weights(arch: str) -> Path:
 def load_dinov2(arch: str, weights: str | Path | None = None, device: str = "cpu"):
     """The ViT with real weights from `weights` or the cache (see the module docstring)."""
     path = Path(weights) if weights is not None else cached_weights(arch)
-    state = read_state(path)
+    state = read_state_dict(path, "DINOv2")
     model = build_model(arch, "cpu")
     from timm.models.vision_transformer import checkpoint_filter_fn
 
+    what = f"DINOv2 {arch}"
     try:
         if "pos_embed" in state:
             state["pos_embed"] = resample_pos_embed(state["pos_embed"], INPUT_SIZE // PATCH)
-        model.load_state_dict(checkpoint_filter_fn(state, model))
+        state = checkpoint_filter_fn(state, model)
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise GantoolError(f"{path} does not hold DINOv2 {arch} weights: {first}") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise GantoolError(f"{path} does not hold {what} weights: {first}") from None
+    load_checked(model, state, path, what)
     return model.to(device).eval()
 
 
@@ -141,10 +145,13 @@ class DINOv2Extractor(FeatureExtractor):
     """Class-token features of a DINOv2 ViT; no class probabilities."""
 
     images_only = True
-    resize = "clean"  # dgm-eval's PIL bicubic, fixed: part of the FD_DINOv2 protocol
 
-    def __init__(self, arch: str, weights: str | None = None, device: str = "cpu") -> None:
+    def __init__(
+        self, arch: str, weights: str | None = None, device: str = "cpu",
+        resize: str = DEFAULT_RESIZE,
+    ) -> None:
         self.arch, self.weights, self.device = arch, weights, device
+        self.resize = check_resize(resize)  # part of the protocol: --compare checks it
         self.name = f"dinov2-{arch}"
         self._model = None
 
@@ -156,22 +163,26 @@ class DINOv2Extractor(FeatureExtractor):
 
     @torch.no_grad()
     def __call__(self, batch: torch.Tensor) -> Extracted:
-        features = self.model(dgm_eval_input(batch).to(self.device))
+        features = self.model(dgm_eval_input(batch, self.resize).to(self.device))
         return Extracted(features.double().cpu(), None)
 
     def feature_dim(self, sample_shape: tuple[int, ...]) -> int:
         return ARCHS[self.arch][2]
 
     def describe(self, sample_shape: tuple[int, ...]) -> str:
-        return "resized to 224x224 (PIL bicubic, dgm-eval), ImageNet normalisation"
+        how = {"pil": "8-bit PIL bicubic, dgm-eval's default",
+               "clean": "PIL bicubic per float channel, dgm-eval's --clean_resize"}[self.resize]
+        return f"resized to 224x224 ({how}), ImageNet normalisation"
 
 
 def _register(arch: str, label: str) -> None:
     dim = ARCHS[arch][2]
 
     @register("feature-extractor", f"dinov2-{arch}", f"DINOv2 {label} class token, {dim}-d (timm)")
-    def factory(*, weights: str | None = None, device: str = "cpu") -> DINOv2Extractor:
-        return DINOv2Extractor(arch, weights, device)
+    def factory(
+        *, weights: str | None = None, device: str = "cpu", resize: str = DEFAULT_RESIZE
+    ) -> DINOv2Extractor:
+        return DINOv2Extractor(arch, weights, device, resize)
 
 
 for _arch, _label in (("vits14", "ViT-S/14"), ("vitb14", "ViT-B/14"), ("vitl14", "ViT-L/14")):

@@ -33,6 +33,7 @@ class Options:
     metrics: list[str] = field(default_factory=lambda: ["fid", "kid", "prdc"])
     feature_extractor: str | None = None  # None: chosen from the data (see default_extractor)
     resize: str | None = None  # the inception extractor's resize protocol (metrics/resize.py)
+    dinov2_resize: str | None = None  # the DINOv2 extractors' resize (metrics/dinov2.py)
     inception_weights: str | None = None
     classifier_weights: str | None = None
     dinov2_weights: str | None = None
@@ -290,6 +291,8 @@ def _choose_extractors(default, metrics, base: Source, opts, save_stats_to, note
     extractors = {name: _make_extractor(name, opts, base) for name in sorted(names)}
     if opts.resize is not None and default != "inception":
         raise UsageError(f"--resize applies to the inception extractor, not {default}")
+    if opts.dinov2_resize is not None and not any(n.startswith("dinov2-") for n in extractors):
+        raise UsageError("--dinov2-resize applies to the dinov2-* extractors, and none is used")
     for metric in metrics:
         if metric.uses == "probabilities" and (metric.extractor or default) == "identity":
             raise UsageError(
@@ -336,6 +339,8 @@ def _make_extractor(name: str, opts: Options, base: Source) -> FeatureExtractor:
     kwargs = {"weights": weights, "device": opts.device}
     if name == "inception":
         kwargs["resize"] = opts.resize
+    elif name.startswith("dinov2-"):
+        kwargs["resize"] = opts.dinov2_resize
     extractor = registry.create("feature-extractor", name, **kwargs)
     if getattr(extractor, "images_only", True) and not base.is_image:
         raise UsageError(

@@ -178,7 +178,3 @@ def identity(*, weights: str | None = None, device: str = "cpu") -> FeatureExtra
     if weights is not None:
         raise UsageError("the identity feature extractor takes no weights")
     return IdentityExtractor()
-
-
-# Last, because dinov2 subclasses FeatureExtractor: importing it registers the DINOv2 extractors.
-from gantool.metrics import dinov2 as _dinov2  # noqa: E402,F401

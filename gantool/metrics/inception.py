@@ -24,6 +24,7 @@ from torch import nn
 from torchvision.models import inception as tv
 
 from gantool.errors import GantoolError
+from gantool.metrics.weights_file import load_checked, read_state_dict
 
 WEIGHTS_URL = (
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
@@ -140,20 +141,11 @@ def hub_weights_path() -> Path:
 def load_fid_inception(weights: str | Path | None = None, device: str = "cpu") -> FIDInception:
     """The network with the TF 2015-12-05 weights: from `weights`, the hub cache, or a download."""
     path = Path(weights) if weights is not None else hub_weights_path()
-    if weights is not None and not path.is_file():
-        raise GantoolError(f"Inception weights file not found: {path}")
-    if not path.is_file():
+    if weights is None and not path.is_file():
         _download(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise GantoolError(f"cannot read Inception weights {path}: {exc}") from None
+    state = read_state_dict(path, "Inception")
     model = FIDInception()
-    try:
-        model.load_weights(state)
-    except (RuntimeError, AttributeError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise GantoolError(f"{path} does not hold the FID Inception weights: {first}") from None
+    load_checked(model.net, state, path, "the FID Inception")
     return model.to(device).eval()
 
 

@@ -10,6 +10,9 @@ published code base uses, so gantool's numbers can be compared with theirs:
   target size with PIL's antialiasing, clipped to [0, 255]; then (x - 128) / 128 for Inception;
 - `legacy-tf` (the TensorFlow FID code, stylegan2-ada): TensorFlow 1's bilinear resize (pixel
   corners aligned at 0, no half-pixel offset, edges clamped) on [0, 255], then (x - 128) / 128.
+
+DINOv2's two (metrics/dinov2.py): `pil_bicubic_8bit` (dgm-eval's default) and `pil_bicubic`
+(dgm-eval's --clean_resize, the same as clean-fid's).
 """
 
 from __future__ import annotations
@@ -51,6 +54,18 @@ def pil_bicubic(images: torch.Tensor, size: int) -> torch.Tensor:
             )
             out[i, c] = np.asarray(resized)
     return torch.from_numpy(out.clip(0, 255))
+
+
+def pil_bicubic_8bit(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 RGB (N, 3, H, W) -> uint8 (N, 3, size, size), each image resized as one 8-bit PIL
+    RGB image, bicubic with PIL's antialiasing, PIL rounding the result back to 8 bits: what
+    torchvision's Resize does to a PIL image (dgm-eval's default DINOv2 input)."""
+    array = np.ascontiguousarray(images.cpu().permute(0, 2, 3, 1).numpy())
+    out = np.stack([
+        np.asarray(Image.fromarray(image).resize((size, size), resample=Image.BICUBIC))
+        for image in array
+    ])
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
 def _tf_legacy_weights(n_in: int, n_out: int) -> torch.Tensor:
