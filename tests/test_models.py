@@ -14,11 +14,12 @@ from gantool.models import Discriminator, Generator
 # and shapes it must refuse with a UsageError.
 CASES = {
     "mlp": {
-        "shapes": [(1, 28, 28), (3, 32, 32), (1, 8, 12)],
+        "shapes": [(1, 28, 28), (3, 32, 32), (1, 8, 12), (4, 8, 8)],  # 4: RGBA
         "tiny": {"width": 8},
-        "refused": [(2,), (4, 8, 8)],
+        "refused": [(2,), (2, 8, 8), (5, 8, 8)],
     },
-    "gan-mlp": {"shapes": [(1, 28, 28), (3, 8, 8)], "tiny": {}, "refused": [(2,), (4, 8, 8)]},
+    "gan-mlp": {"shapes": [(1, 28, 28), (3, 8, 8)], "tiny": {},
+                "refused": [(2,), (2, 8, 8), (5, 8, 8)]},
     "mlp2d": {"shapes": [(2,), (5,)], "tiny": {"width": 8, "depth": 2}, "refused": [(1, 28, 28)]},
     "dcgan": {
         "shapes": [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32), (3, 64, 64)],
