@@ -1,9 +1,14 @@
 """What every architecture shares: label conditioning, the projection head, spectral norm.
 
-A generator is a `body` that maps (z, or z concatenated with a label embedding) to a flat or
-shaped tensor, reshaped to `sample_shape`. A discriminator is a feature `trunk` phi(x) of width F
-followed by a linear head; conditional discriminators add the projection term <embed(y), phi(x)>
-(Miyato & Koyama 2018, "cGANs with Projection Discriminator").
+A generator is a `body` that maps z to a flat or shaped tensor, reshaped to `sample_shape`.
+A conditional generator takes its labels one of two ways: the convolutional ones through
+class-conditional BatchNorm in every block (the body is a `LabelledSequential` and z stays
+unconditional), the fully connected ones by a label embedding concatenated to z.
+
+A discriminator is a feature `trunk` followed by a linear head; conditional discriminators add
+the projection term <embed(y), phi(x)> (Miyato & Koyama 2018, "cGANs with Projection
+Discriminator"), where phi(x) is the trunk's output or, given `class_features`, a pooled
+summary of it.
 """
 
 from __future__ import annotations
@@ -24,19 +29,74 @@ class Generator(nn.Module):
         num_classes: int = 0,
         embed_dim: int = 0,
     ) -> None:
+        """`embed_dim` > 0 concatenates a label embedding to z; 0 with `num_classes` hands
+        the labels to the body (a LabelledSequential)."""
         super().__init__()
         self.body = body
         self.z_dim = z_dim
         self.sample_shape = tuple(sample_shape)
         self.num_classes = num_classes
-        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes and embed_dim else None
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.embed is not None:
-            z = torch.cat([z, self.embed(_labels(y, len(z), self.num_classes))], dim=1)
-        elif y is not None:
-            raise UsageError("this generator is unconditional; it takes no labels")
-        return self.body(z).reshape(len(z), *self.sample_shape)
+        if not self.num_classes:
+            if y is not None:
+                raise UsageError("this generator is unconditional; it takes no labels")
+            x = self.body(z)
+        elif self.embed is not None:
+            y = _labels(y, len(z), self.num_classes)
+            x = self.body(torch.cat([z, self.embed(y)], dim=1))
+        else:
+            x = self.body(z, _labels(y, len(z), self.num_classes))
+        return x.reshape(len(z), *self.sample_shape)
+
+
+class LabelledSequential(nn.Sequential):
+    """A Sequential that also hands the labels to the layers that take them (`takes_labels`)."""
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        for layer in self:
+            x = layer(x, y) if getattr(layer, "takes_labels", False) else layer(x)
+        return x
+
+
+class ClassBatchNorm2d(nn.Module):
+    """BatchNorm whose scale and shift are looked up per class (de Vries et al. 2017), as in
+    the generators of SNGAN's projection cGAN and BigGAN: the label steers every block, so
+    z is left to choose among the images of a class."""
+
+    takes_labels = True
+
+    def __init__(self, channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.shift = nn.Embedding(num_classes, channels)
+        # Start as plain BatchNorm's affine does (DCGAN: scale N(1, 0.02), shift 0).
+        nn.init.normal_(self.gain.weight, 1.0, 0.02)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.norm(x) * self.gain(y)[:, :, None, None] + self.shift(y)[:, :, None, None]
+
+
+def batch_norm_2d(channels: int, num_classes: int) -> nn.Module:
+    """BatchNorm2d for an unconditional G (its layout unchanged), ClassBatchNorm2d otherwise."""
+    return ClassBatchNorm2d(channels, num_classes) if num_classes else nn.BatchNorm2d(channels)
+
+
+class SumPool(nn.Module):
+    """ReLU, then the sum over spatial positions: (N, C, H, W) -> (N, C) (SNGAN's D). With
+    `shape` (C, H, W) it first unflattens a flat (N, C*H*W) input."""
+
+    def __init__(self, shape: tuple[int, int, int] | None = None) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.shape is not None:
+            x = x.reshape(len(x), *self.shape)
+        return torch.relu(x).sum(dim=(2, 3))
 
 
 class Discriminator(nn.Module):
@@ -47,12 +107,17 @@ class Discriminator(nn.Module):
         features: int,
         num_classes: int = 0,
         spectral_norm: bool = False,
+        class_features: tuple[nn.Module, int] | None = None,
     ) -> None:
+        """`class_features` = (module, width): what the projection term reads instead of the
+        trunk's output, e.g. a SumPool of a flattened map (a per-position class template over
+        the whole map lets G win with one image per class)."""
         super().__init__()
         self.trunk = trunk
         self.head = nn.Linear(features, 1)
         self.num_classes = num_classes
-        self.embed = nn.Embedding(num_classes, features) if num_classes else None
+        self.class_features, class_width = class_features or (None, features)
+        self.embed = nn.Embedding(num_classes, class_width) if num_classes else None
         if spectral_norm:
             apply_spectral_norm(self)
 
@@ -60,7 +125,8 @@ class Discriminator(nn.Module):
         h = self.trunk(x)
         logits = self.head(h).squeeze(1)
         if self.embed is not None:
-            logits = logits + (self.embed(_labels(y, len(x), self.num_classes)) * h).sum(1)
+            phi = h if self.class_features is None else self.class_features(h)
+            logits = logits + (self.embed(_labels(y, len(x), self.num_classes)) * phi).sum(1)
         elif y is not None:
             raise UsageError("this discriminator is unconditional; it takes no labels")
         return logits

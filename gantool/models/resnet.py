@@ -5,6 +5,8 @@ G: linear z -> 4x4 map, three up-sampling residual blocks (BatchNorm, ReLU, near
 convs) to 32x32, BatchNorm, ReLU, 3x3 conv, tanh. D: an "optimized" first block and a down block
 (32 -> 16 -> 8), two more blocks at 8x8, ReLU and a global sum pool -> features -> linear head.
 `width` is the channel count of every block (128 in both papers' CIFAR D; SNGAN's G uses 256).
+Conditional: G's BatchNorms are class-conditional (per-class gain and shift) and D adds the
+projection term on the pooled features, as SNGAN's projection cGAN.
 """
 
 from __future__ import annotations
@@ -14,22 +16,37 @@ import torch.nn.functional as F
 from torch import nn
 
 from gantool.errors import UsageError
-from gantool.models.base import Discriminator, Generator, check_common, image_shape
+from gantool.models.base import (
+    Discriminator,
+    Generator,
+    LabelledSequential,
+    SumPool,
+    batch_norm_2d,
+    check_common,
+    image_shape,
+)
 from gantool.registry import register
 
 SIZE = 32
 
 
 class UpBlock(nn.Module):
-    def __init__(self, ch: int) -> None:
+    """With `num_classes`, its BatchNorms are class-conditional and forward takes labels."""
+
+    takes_labels = True
+
+    def __init__(self, ch: int, num_classes: int = 0) -> None:
         super().__init__()
-        self.bn1, self.bn2 = nn.BatchNorm2d(ch), nn.BatchNorm2d(ch)
+        self.bn1, self.bn2 = batch_norm_2d(ch, num_classes), batch_norm_2d(ch, num_classes)
         self.conv1, self.conv2 = nn.Conv2d(ch, ch, 3, 1, 1), nn.Conv2d(ch, ch, 3, 1, 1)
         self.skip = nn.Conv2d(ch, ch, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.interpolate(F.relu(self.bn1(x)), scale_factor=2)
-        h = self.conv2(F.relu(self.bn2(self.conv1(h))))
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        def norm(bn: nn.Module, h: torch.Tensor) -> torch.Tensor:
+            return bn(h) if y is None else bn(h, y)
+
+        h = F.interpolate(F.relu(norm(self.bn1, x)), scale_factor=2)
+        h = self.conv2(F.relu(norm(self.bn2, self.conv1(h))))
         return h + self.skip(F.interpolate(x, scale_factor=2))
 
 
@@ -57,13 +74,6 @@ class DownBlock(nn.Module):
         return h + skip
 
 
-class SumPool(nn.Module):
-    """ReLU, then sum over the spatial positions (SNGAN's D)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(x).sum(dim=(2, 3))
-
-
 @register("architecture", "resnet", "residual G and D of SNGAN / WGAN-GP for 32 px images")
 def resnet(
     *,
@@ -82,18 +92,19 @@ def resnet(
         )
     if not isinstance(width, int) or width < 1:
         raise UsageError(f"width must be a positive integer, got {width!r}")
-    embed = min(z_dim, 128) if num_classes else 0
-    g_body = nn.Sequential(
-        nn.Linear(z_dim + embed, 4 * 4 * width),
+    g_layers = [
+        nn.Linear(z_dim, 4 * 4 * width),
         nn.Unflatten(1, (width, 4, 4)),
-        UpBlock(width),
-        UpBlock(width),
-        UpBlock(width),
-        nn.BatchNorm2d(width),
+        UpBlock(width, num_classes),
+        UpBlock(width, num_classes),
+        UpBlock(width, num_classes),
+        batch_norm_2d(width, num_classes),
         nn.ReLU(),
         nn.Conv2d(width, channels, 3, 1, 1),
         nn.Tanh(),
-    )
+    ]
+    # Conditional: SNGAN's projection cGAN, labels in every BatchNorm of G, z alone at its input.
+    g_body = LabelledSequential(*g_layers) if num_classes else nn.Sequential(*g_layers)
     trunk = nn.Sequential(
         DownBlock(channels, width, down=True, first=True),
         DownBlock(width, width, down=True),
@@ -101,8 +112,6 @@ def resnet(
         DownBlock(width, width, down=False),
         SumPool(),
     )
-    G = Generator(
-        g_body, z_dim=z_dim, sample_shape=sample_shape, num_classes=num_classes, embed_dim=embed
-    )
+    G = Generator(g_body, z_dim=z_dim, sample_shape=sample_shape, num_classes=num_classes)
     D = Discriminator(trunk, features=width, num_classes=num_classes, spectral_norm=spectral_norm)
     return G, D
