@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
-from gantool.errors import UsageError
-
-DEFAULT_METRICS = "fid,kid,prdc"
+DEFAULT_METRICS = "fid,kid,prdc"  # gantool.api.evaluate's default too
 
 
 def evaluate_command(
@@ -184,96 +180,29 @@ def evaluate_command(
     if compare[0] is not None:
         _print_comparison(compare, as_json)
         return
-    names = [name.strip() for name in metrics.split(",") if name.strip()]
-    if not names:
-        raise UsageError("--metrics is empty; give e.g. fid,kid")
-    best = checkpoint is not None and str(checkpoint) == "best" and not checkpoint.exists()
-    given = [
-        flag
-        for flag, value in (("--fake", fake), ("--run", run), ("--checkpoint", checkpoint))
-        if value is not None and not (best and flag == "--run")  # --run X --checkpoint best
-    ]
-    if len(given) > 1:
-        raise UsageError(f"give one of {', '.join(given)}, not several")
-    if fake == "-" and real == "-":
-        raise UsageError("only one of --fake and --real can read stdin")
-    if n < 1:
-        raise UsageError("--n must be at least 1")
-    if save_stats is not None:
-        if save_stats.suffix != ".npz":
-            raise UsageError(f"--save-stats must end in .npz, got {save_stats}")
-        if save_stats.exists() and not force:
-            raise UsageError(f"{save_stats} exists; use --force to overwrite it")
-    if real_stats is not None and real is not None:
-        raise UsageError("give --real or --real-stats, not both")
-    if show_nearest is not None:
-        if "memorization" not in names:
-            raise UsageError("--show-nearest shows what memorization finds: add it to --metrics")
-        if show_nearest.suffix.lower() != ".png":
-            raise UsageError(f"--show-nearest must end in .png, got {show_nearest}")
-        if show_nearest.exists() and not force:
-            raise UsageError(f"{show_nearest} exists; use --force to overwrite it")
-    metric_flags = {
-        "--prdc-k": prdc_k,
-        "--kid-subsets": kid_subsets,
-        "--kid-subset-size": kid_subset_size,
-        "--is-splits": is_splits,
-        "--mode-samples": mode_samples,
-        "--memorization-threshold": memorization_threshold,
-        "--dinov2-arch": dinov2_arch,
-    }
+    from gantool import api
 
-    from gantool.metrics import evaluation, sources
-    from gantool.devices import resolve_device
-
-    dev = str(resolve_device(device))
-    fake_source = None
-    if fake is not None:
-        fake_source = sources.open_source(fake)
-    elif run is not None or checkpoint is not None or save_stats is None:
-        fake_source = _generator_source(run, checkpoint, runs_root, n, seed, ema, dev)
-    real_source = sources.open_source(real) if real is not None else None
-    if real_source is None and real_stats is None and fake_source is not None and fake_source.meta:
-        real_source = sources.run_dataset(fake_source.meta)
-    opts = evaluation.Options(
-        metrics=names,
-        feature_extractor=feature_extractor,
-        inception_weights=_str(inception_weights),
-        classifier_weights=_str(classifier_weights),
-        dinov2_weights=_str(dinov2_weights),
-        resize=resize,
-        dinov2_resize=dinov2_resize,
-        batch_size=batch_size,
-        device=dev,
-        metric_flags={k: v for k, v in metric_flags.items() if v is not None},
-        max_samples=max_samples,
-        seed=seed,
+    result = api.evaluate(
+        fake, run=run, checkpoint=checkpoint, n=n, seed=seed, ema=ema, runs_root=runs_root,
+        real=real, real_stats=real_stats, save_stats=save_stats, force=force, metrics=metrics,
+        feature_extractor=feature_extractor, resize=resize,
+        inception_weights=inception_weights, classifier_weights=classifier_weights,
+        dinov2_weights=dinov2_weights, dinov2_resize=dinov2_resize, dinov2_arch=dinov2_arch,
+        batch_size=batch_size, device=device, prdc_k=prdc_k, kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size, is_splits=is_splits, mode_samples=mode_samples,
+        memorization_threshold=memorization_threshold, max_samples=max_samples,
+        show_nearest=show_nearest,
     )
-    with _progress_bar() as progress:
-        report = evaluation.evaluate(
-            fake_source,
-            real_source,
-            opts,
-            real_stats=_str(real_stats),
-            save_stats_to=_str(save_stats),
-            note=lambda text: print(text, file=sys.stderr),
-            progress=progress,
-        )
-    if show_nearest is not None:
-        from gantool.metrics.pairs_grid import write_nearest_pairs
-
-        write_nearest_pairs(report, show_nearest)
-        print(f"wrote {show_nearest}", file=sys.stderr)
     if as_json:
-        print(json.dumps(report.to_dict()))
+        print(json.dumps(result.to_dict()))
     else:
-        _print_table(report)
+        _print_table(result.report)
 
 
 def _print_comparison(paths: tuple[Path, Path], as_json: bool) -> None:
-    from gantool.metrics.compare import compare
+    from gantool import api
 
-    rows = compare(*paths)
+    rows = api.compare(*paths)
     if as_json:
         print(json.dumps(rows))
         return
@@ -290,39 +219,6 @@ def _print_comparison(paths: tuple[Path, Path], as_json: bool) -> None:
 
 def _number(value) -> str:
     return "n/a" if value is None else f"{value:.6g}"
-
-
-def _str(path: Path | None) -> str | None:
-    return None if path is None else str(path)
-
-
-@contextmanager
-def _progress_bar():
-    """A rich progress bar on stderr when it is a terminal (and NO_COLOR is unset), else nothing."""
-    if not sys.stderr.isatty() or os.environ.get("NO_COLOR"):
-        yield lambda side, done, total: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    tasks: dict[str, int] = {}
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-
-        def update(side: str, done: int, total: int) -> None:
-            if side not in tasks:
-                tasks[side] = bar.add_task(f"{side} features", total=total)
-            bar.update(tasks[side], completed=done)
-
-        yield update
-
-
-def _generator_source(run, checkpoint, runs_root, n, seed, ema, device):
-    from gantool.metrics import sources
-    from gantool.train.checkpoint import chosen_checkpoint, load_generator
-
-    path = chosen_checkpoint(checkpoint, run, runs_root)
-    G, meta = load_generator(path, device=device, ema=ema)
-    return sources.from_generator(G, meta, n, seed=seed, device=device)
 
 
 def _print_table(report) -> None:

@@ -1,12 +1,12 @@
 """`gantool game-sim`: play a two-player minimax game with gradient methods and see what happens.
 
-Thin: parse and check options, call gantool.game, print. numpy is imported inside the command,
-scipy only for the `flow` optimizer and matplotlib only for --plot/--animate.
+Thin: parse the flags, call gantool.api.game_sim (the checks, the game, the figures), print its
+result. numpy is imported inside the command, scipy only for the `flow` optimizer and
+matplotlib only for --plot/--animate.
 """
 
 # No `from __future__ import annotations` here: typer reads the option annotations with
 # typing.get_type_hints, which compiles every string annotation at each start (~10 ms here).
-import os
 import sys
 
 import typer
@@ -158,169 +158,23 @@ def game_sim_command(
 
     Details, theory and output formats: docs/game-sim.md.
     """
-    # The matrices here are at most a few dozen wide; OpenBLAS's thread pool would cost more
-    # to start (hundreds of ms) than all the linear algebra in a run.
-    if "numpy" not in sys.modules:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from gantool.game import parse
 
     parse.choice(output_format, FORMATS, "--format")
-    parse.positive(lr, "--lr")
-    for value, option in ((lr_x, "--lr-x"), (lr_y, "--lr-y")):
-        if value is not None:
-            parse.positive(value, option)
-    parse.positive(tol, "--tol")
-    if steps <= 0:
-        raise UsageError(f"--steps must be at least 1, got {steps}")
-    if sweep_lr is not None and sweep is not None:
-        raise UsageError("--sweep-lr and --sweep cannot be combined; --sweep can vary lr")
-    spec = parse.sweep_spec(sweep_lr) if sweep_lr is not None else None
-    axes = parse.sweep_axes(sweep) if sweep is not None else None
-    _check_outputs(plot, animate, plot_eigenvalues, spec or axes, output_format, force)
-    names = parse.name_list(update, "--update")
-    # Every option by the name --sweep uses for it, so a phase diagram can vary any of them.
-    options = {
-        "lr": lr, "lr-x": lr_x, "lr-y": lr_y, "matrix": matrix, "a": a, "b": b, "c": c,
-        "mix": mix, "loss": loss, "regularizer": regularizer, "gamma": gamma,
-        "noise-std": noise_std, "consensus-gamma": consensus_gamma, "beta": beta,
-        "steps-x": steps_x, "sga-lambda": sga_lambda, "sga-align": sga_align,
-        "lookahead-base": lookahead_base,
-        "lookahead-k": lookahead_k, "lookahead-alpha": lookahead_alpha,
-    }
-
-    def build(chosen: dict):
-        return _build(game, names, x, y, chosen)
-
-    to_stdout = "-" not in (plot, animate, plot_eigenvalues)
-    import numpy as np
-
-    # A diverging run overflows to inf by design; the verdict reports it, warnings would be noise.
-    with np.errstate(all="ignore"):
-        if axes is not None:
-            _phase(build, options, axes, steps, tol, output_format, plot, to_stdout)
-            return
-        the_game, optimizers, start = build(options)
-        if spec is None:
-            _simulate(the_game, optimizers, start, options, steps, tol, output_format,
-                      (plot, animate, plot_eigenvalues), to_stdout)
-        else:
-            _sweep(the_game, optimizers, start, spec, options, steps, tol, output_format, plot,
-                   to_stdout)
-
-
-def _build(game: str, names: list[str], x: str, y: str, options: dict):
-    """The game, the rules and the start point for one set of options."""
-    from gantool.game import simulate
-
-    the_game = simulate.build_game(game, {
-        "matrix": options["matrix"], "a": options["a"], "b": options["b"], "c": options["c"],
-        "mix": options["mix"], "loss": options["loss"], "regularizer": options["regularizer"],
-        "gamma": options["gamma"], "noise_std": options["noise-std"],
-    })
-    optimizers = simulate.build_optimizers(names, {
-        "gamma": options["consensus-gamma"], "beta": options["beta"],
-        "steps_x": options["steps-x"], "lam": options["sga-lambda"],
-        "align": options["sga-align"],
-        "base": options["lookahead-base"], "k": options["lookahead-k"],
-        "alpha": options["lookahead-alpha"],
-    })
-    return the_game, optimizers, simulate.start_point(the_game, x, y)
-
-
-def _check_outputs(plot, animate, plot_eigenvalues, sweeping, output_format, force) -> None:
-    from gantool.game.parse import check_target
-
-    if plot is not None:
-        check_target(plot, ".png", "--plot", force)
-    for target, suffix, option in ((animate, ".gif", "--animate"),
-                                   (plot_eigenvalues, ".png", "--plot-eigenvalues")):
-        if target is None:
-            continue
-        check_target(target, suffix, option, force)
-        if sweeping:
-            raise UsageError(f"{option} draws one run; it cannot be combined with a sweep")
-    targets = [t for t in (plot, animate, plot_eigenvalues) if t is not None]
-    if targets.count("-") > 1:
-        raise UsageError("only one figure can be written to stdout ('-')")
-    if len(set(targets)) < len(targets):
-        raise UsageError("two figures cannot be written to the same file")
-    if "-" in targets and output_format != "table":
+    figures = (plot, animate, plot_eigenvalues)
+    if "-" in figures and output_format != "table":
         raise UsageError(f"--format {output_format} and a figure on '-' cannot share stdout")
+    from gantool import api
 
-
-def _print(blocks: list[str], to_stdout: bool) -> None:
-    stream = sys.stdout if to_stdout else sys.stderr
-    stream.write("\n\n".join(blocks) + "\n")
-
-
-def _note(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _simulate(game, optimizers, start, options, steps, tol, output_format, figures, to_stdout):
-    from gantool.game import report, simulate
-
-    sim = simulate.simulate(game, optimizers, start, options["lr"], steps, tol,
-                            options["lr-x"], options["lr-y"])
-    if output_format == "csv":
-        sys.stdout.write(report.trajectory_csv(sim))
-    elif output_format == "json":
-        sys.stdout.write(report.simulation_json(sim))
-    else:
-        _print(report.simulation_tables(sim), to_stdout)
-    plot, animate, eigenvalues = figures
-    if plot is None and animate is None and eigenvalues is None:
-        return
-    from gantool.game import plots
-
-    for target, draw in ((plot, plots.plot_simulation), (animate, plots.animate_simulation),
-                         (eigenvalues, plots.plot_eigenvalues)):
-        if target is not None:
-            draw(sim, target)
-            if target != "-":
-                _note(f"wrote {target}")
-
-
-def _sweep(game, optimizers, start, spec, options, steps, tol, output_format, plot, to_stdout):
-    import numpy as np
-
-    from gantool.game import report, simulate
-
-    lrs = np.linspace(spec.start, spec.stop, spec.n)
-    rows = simulate.sweep(game, optimizers, start, lrs, steps, tol, options["lr-x"],
-                          options["lr-y"])
-    if output_format == "csv":
-        sys.stdout.write(report.sweep_csv(rows))
-    elif output_format == "json":
-        fixed = {"lr_x": options["lr-x"], "lr_y": options["lr-y"]}  # null: the swept lr
-        sys.stdout.write(report.sweep_json(game, start, steps, tol, spec, rows, fixed))
-    else:
-        _print(report.sweep_tables(game, steps, rows), to_stdout)
-    if plot is not None:
-        from gantool.game import plots
-
-        plots.plot_sweep(game, rows, plot)
-        if plot != "-":
-            _note(f"wrote {plot}")
-
-
-def _phase(build, options, axes, steps, tol, output_format, plot, to_stdout):
-    from gantool.game import phase, report
-
-    game, grids = phase.phase_diagram(build, options, axes, steps, tol)
-    start = build(options)[2]
-    if output_format == "csv":
-        sys.stdout.write(report.phase_csv(axes, grids))
-    elif output_format == "json":
-        swept = {axis.name for axis in axes}
-        fixed = {name.replace("-", "_"): None if name in swept else options[name]
-                 for name in ("lr", "lr-x", "lr-y")}
-        sys.stdout.write(report.phase_json(game, start, steps, tol, axes, grids, fixed))
-    else:
-        _print(report.phase_maps(game, steps, axes, grids), to_stdout)
-    if plot is not None:
-        from gantool.game import plots
-
-        plots.plot_phase(game, axes, grids, plot)
-        if plot != "-":
-            _note(f"wrote {plot}")
+    result = api.game_sim(
+        x, y, game=game, update=update, lr=lr, lr_x=lr_x, lr_y=lr_y, steps_x=steps_x,
+        steps=steps, tol=tol, matrix=matrix, a=a, b=b, c=c, mix=mix, loss=loss,
+        regularizer=regularizer, gamma=gamma, noise_std=noise_std,
+        consensus_gamma=consensus_gamma, beta=beta, sga_lambda=sga_lambda,
+        sga_align=sga_align, lookahead_base=lookahead_base, lookahead_k=lookahead_k,
+        lookahead_alpha=lookahead_alpha, plot=plot, animate=animate,
+        plot_eigenvalues=plot_eigenvalues, force=force, sweep_lr=sweep_lr, sweep=sweep,
+    )
+    # The tables go to stderr when a figure's bytes take stdout.
+    stream = sys.stderr if output_format == "table" and "-" in figures else sys.stdout
+    stream.write(result.text(output_format))

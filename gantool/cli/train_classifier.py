@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import typer
 
-from gantool.errors import UsageError
-
-DATASETS = ("mnist-5k", "folder")
-FOLDER_ONLY = ("--data-root", "--image-size", "--channels", "--background", "--holdout", "--width")
-HOLDOUT, WIDTH = 0.2, 16
-EPOCHS = {"mnist-5k": 30, "folder": 8}  # folder: the emoji measurement in docs/evaluate.md
+HOLDOUT, WIDTH = 0.2, 16  # gantool.api.train_classifier's defaults too
 
 
 def train_classifier_command(
@@ -101,31 +95,15 @@ def train_classifier_command(
     Folder: gantool train-classifier --dataset folder --data-root emoji/ --image-size 32
     --out emoji.safetensors
     """
-    if dataset not in DATASETS:
-        raise UsageError(f"--dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    from gantool import api
+
+    result = api.train_classifier(
+        dataset=dataset, data_root=data_root, image_size=image_size, channels=channels,
+        background=background, holdout=holdout, width=width, out=out, epochs=epochs,
+        seed=seed, batch_size=batch_size, mnist_test=mnist_test, force=force,
+    )
     folder = dataset == "folder"
-    epochs = epochs or EPOCHS[dataset]
-    out = out or Path("classifier.safetensors" if folder else "digits.safetensors")
-    if out.suffix != ".safetensors":
-        raise UsageError(f"--out must end in .safetensors, got {out}")
-    if out.exists() and not force:
-        raise UsageError(f"--out {out} exists; use --force to overwrite it")
-    if folder:
-        if mnist_test is not None:
-            raise UsageError("--mnist-test goes with --dataset mnist-5k")
-        if data_root is None:
-            raise UsageError("--dataset folder needs --data-root DIR (one sub-folder per class)")
-        if channels not in (None, 1, 3):
-            raise UsageError(f"--channels must be 1 or 3, got {channels}")
-        result = _train_folder(
-            data_root, image_size, channels, background, holdout, width, out,
-            epochs, seed, batch_size,
-        )
-    else:
-        unset = (data_root, image_size, channels, background) == (None,) * 4
-        if not unset or holdout != HOLDOUT or width != WIDTH:
-            raise UsageError(f"{', '.join(FOLDER_ONLY)} go with --dataset folder")
-        result = _train_digits(out, epochs, seed, batch_size, mnist_test)
+    out = result["out"]
     if as_json:
         print(json.dumps(result))
     elif folder:
@@ -139,135 +117,3 @@ def train_classifier_command(
         accuracy = result["mnist_test_accuracy"]
         shown = "not measured (pass --mnist-test DIR)" if accuracy is None else f"{accuracy:.2%}"
         print(f"wrote {out}; accuracy on the 10,000 MNIST test digits: {shown}", file=sys.stdout)
-
-
-def _train_digits(out: Path, epochs: int, seed: int, batch_size: int, mnist_test) -> dict:
-    import torch
-    from rich.console import Console
-
-    from gantool import __version__
-    from gantool.data import load_dataset
-    from gantool.io import atomic_write
-    from gantool.metrics import classifier_training as ct
-
-    test = ct.read_mnist_test(mnist_test) if mnist_test is not None else None  # fail early
-    console = Console(stderr=True)
-    digits = load_dataset("mnist-5k")
-    opts = ct.TrainOptions(epochs=epochs, batch_size=batch_size, seed=seed)
-    model = ct.train_classifier(digits.data, digits.labels, opts, log=console.log)
-    accuracy = ct.accuracy(model, *test) if test is not None else None
-    metadata = {
-        "seed": str(seed),
-        "epochs": str(epochs),
-        "batch_size": str(batch_size),
-        "trained_on": "mnist-5k",
-        "gantool": __version__,
-        "torch": torch.__version__,
-        "torch_threads": str(torch.get_num_threads()),
-    }
-    if accuracy is not None:
-        metadata["mnist_test_accuracy"] = f"{accuracy:.4f}"
-    from safetensors.torch import save
-
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    with atomic_write(out) as handle:
-        handle.write(save(state, metadata=metadata))
-    return {"out": str(out), "epochs": epochs, "seed": seed, "mnist_test_accuracy": accuracy}
-
-
-def _train_folder(
-    root, image_size, channels, background, holdout, width, out, epochs, seed, batch_size
-) -> dict:
-    import torch
-    from rich.console import Console
-
-    from gantool import __version__
-    from gantool.metrics import classifier_training as ct
-    from gantool.metrics import folder_classifier as fc
-
-    console = Console(stderr=True)
-    note = lambda text: print(text, file=sys.stderr)  # noqa: E731
-    start = time.perf_counter()
-    data = fc.load_labelled_folder(root, image_size, channels, background, note)
-    train_idx, held_idx = fc.holdout_split(data.labels, holdout, seed)
-    names, counts = data.class_names, data.counts()
-    train_counts = torch.bincount(data.labels[train_idx], minlength=len(names)).tolist()
-    _, channels, size, _ = data.images.shape
-    note(
-        f"{root}: {len(data.labels)} images {channels}x{size}x{size} in {len(names)} classes ("
-        + ", ".join(f"{n} {c}" for n, c in zip(names, counts, strict=True))
-        + f"); {len(train_idx)} for training, {len(held_idx)} held out"
-    )
-    small = [f"{n} ({c})" for n, c in zip(names, train_counts, strict=True) if c < fc.SMALL_CLASS]
-    if small:
-        note(
-            f"warning: classes with fewer than {fc.SMALL_CLASS} training images: "
-            f"{', '.join(small)}; their accuracy and their features are weakly learnt"
-        )
-    arch_options = {"in_channels": channels, "num_classes": len(names), "width": width}
-    opts = ct.TrainOptions(epochs=epochs, batch_size=batch_size, seed=seed)
-    model = ct.train_network(
-        lambda: fc.SmallResNet(**arch_options),
-        data.images[train_idx],
-        data.labels[train_idx],
-        opts,
-        fc.augment_colour,
-        class_weights=fc.class_weights(train_counts),
-        log=console.log,
-    )
-    seconds = time.perf_counter() - start
-    accuracy, per_class, balanced = None, None, None
-    if len(held_idx):
-        accuracy = ct.accuracy(model, data.images[held_idx], data.labels[held_idx])
-        per_class = fc.per_class_accuracy(
-            model, data.images[held_idx], data.labels[held_idx], len(names)
-        )
-        balanced = fc.mean_of_measured(per_class)
-    spec = {
-        "format": fc.FORMAT,
-        "architecture": "small-resnet",
-        "arch_options": arch_options,
-        "image_size": size,
-        "channels": channels,
-        "class_names": names,
-        "dataset": {
-            "name": "folder",
-            "root": str(root),
-            "class_counts": counts,
-            "background": data.background,
-            "transparent_images": data.transparent,
-        },
-        "preprocessing": (
-            "the folder dataset (alpha composited on the background, shorter side resized "
-            "bicubic with antialiasing, centre crop), uint8, then x / 255"
-        ),
-        "training": {
-            "seed": seed,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "lr": opts.lr,
-            "holdout": holdout,
-            "augmentation": "horizontal flip, shift <= 1/8, scale +-10%",
-            "class_weights": "1/sqrt(count)",
-            "torch_threads": torch.get_num_threads(),
-        },
-        "heldout_accuracy": accuracy,
-        "heldout_balanced_accuracy": balanced,
-        "heldout_per_class": per_class,
-        "gantool": __version__,
-        "torch": torch.__version__,
-    }
-    fc.save_classifier(out, model, spec)
-    return {
-        "out": str(out),
-        "classes": names,
-        "class_counts": counts,
-        "n_train": len(train_idx),
-        "n_heldout": len(held_idx),
-        "heldout_accuracy": accuracy,
-        "heldout_balanced_accuracy": balanced,
-        "heldout_per_class": per_class,
-        "seconds": round(seconds, 1),
-        "epochs": epochs,
-        "seed": seed,
-    }

@@ -76,6 +76,8 @@ def train(config: TrainConfig, *, resume_dir: Path | None = None,
             together = True
         except BaseException as exc:
             together = isinstance(exc, (Interrupted, Diverged))
+            if together:
+                exc.run_dir = run_dir  # gantool.api hands the stopped run back with it
             if created and not (run_dir / "config.json").exists():
                 _remove_dirs(run_dir, created)  # failed before it began: leave nothing behind
             if not world.is_main and isinstance(exc, GantoolError):
