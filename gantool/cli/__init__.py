@@ -21,6 +21,7 @@ from gantool.cli import (
     runs,
     prepare,
     sample,
+    sweep,
     train,
     train_classifier,
 )
@@ -71,6 +72,7 @@ app.command("train-classifier")(train_classifier.train_classifier_command)
 app.command("runs")(runs.runs_command)
 app.command("report")(report.report_command)
 app.command("prepare")(prepare.prepare_command)
+app.command("sweep")(sweep.sweep_command)
 
 
 def _fail(message: str, code: int) -> None:
