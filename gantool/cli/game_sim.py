@@ -98,7 +98,7 @@ def game_sim_command(
     ),
     sga_align: bool = typer.Option(
         None, "--sga-align/--no-sga-align", help="sga: choose lambda's sign each step by "
-        "alignment (Balduzzi et al.'s Algorithm 1), or keep it fixed [default: fixed].",
+        "alignment (Balduzzi et al.'s Algorithm 1), or keep it fixed [default: alignment].",
         show_default=False,
     ),
     lookahead_base: str = typer.Option(

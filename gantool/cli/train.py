@@ -73,7 +73,7 @@ def train_command(
                        panel=HELP_OPT),
     update_opt: list[str] = _opt(None, "--update-opt", metavar="KEY=VALUE", help="An option "
                                  "of the update rule (repeatable): consensus gamma=1, sga "
-                                 "lam=1 align=false (true: lambda's sign by alignment), "
+                                 "lam=1 align=true (false: lambda's sign fixed), "
                                  "lookahead base=simultaneous k=5 alpha=0.5 (and its base's "
                                  "options).", panel=HELP_OPT),
     optimizer: str = _opt(None, "--optimizer", metavar="STEP", help="Each player's step "
