@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 
 import numpy as np
@@ -183,14 +184,21 @@ def test_train_options_refuses_an_unknown_option():
 def test_interrupting_train_saves_a_checkpoint_and_raises_interrupted(tmp_path):
     """SIGINT (Jupyter's stop button, Ctrl-C) stops at the end of a step with a checkpoint;
     train raises gantool.Interrupted carrying the stopped Run, which resumes."""
-    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(gantool.Interrupted) as info:
-            gantool.train(dataset="ring8", steps=100_000, runs_root=str(tmp_path), name="stop",
-                          progress=False)
-    finally:
-        timer.cancel()
+    first_grid = tmp_path / "stop" / "samples" / "step-000000.png"  # drawn inside the loop
+
+    def interrupt_once_training():
+        deadline = time.monotonic() + 300
+        while not first_grid.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt_once_training, daemon=True)
+    thread.start()
+    with pytest.raises(gantool.Interrupted) as info:
+        gantool.train(dataset="ring8", steps=100_000, runs_root=str(tmp_path), name="stop",
+                      progress=False)
+    thread.join()
     stopped = info.value.run
     assert isinstance(info.value, GantoolError) and info.value.exit_code == 130
     assert stopped.status == "stopped" and stopped.checkpoints

@@ -67,10 +67,12 @@ def test_the_lecture_runs_top_to_bottom_in_a_real_kernel(tmp_path):
     pngs = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(pngs) >= 8  # game plots, grids at step 0 and final, losses, ring8 scatters
     assert "modes" in text and "fid" in text  # evaluate's results
-    progress = [o for o in outputs if o.get("metadata", {}) is not None
-                and "text/html" in o.get("data", {}) and "<progress" in o["data"]["text/html"]]
-    assert len(progress) == 3  # one updating progress line per training run, not a log
-    assert "/30" in str(progress[0]["data"]["text/plain"])
+    bars = [str(o["data"]["text/plain"]) for o in outputs
+            if "<progress" in str(o.get("data", {}).get("text/html", ""))]
+    training = [text for text in bars if text.startswith("step ")]
+    # one progress line per training run, updated in place to its last step (not a log)
+    assert [t.split(" |")[0] for t in training] == ["step 30/30", "step 60/60", "step 60/60"]
+    assert len(bars) == len(training) + 4  # evaluate's: fake (ring8 twice), real + fake
     assert (tmp_path / "runs").is_dir()  # runs were written where the notebook runs
 
 
