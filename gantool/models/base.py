@@ -13,6 +13,8 @@ summary of it.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -97,6 +99,28 @@ class SumPool(nn.Module):
         if self.shape is not None:
             x = x.reshape(len(x), *self.shape)
         return torch.relu(x).sum(dim=(2, 3))
+
+
+class MinibatchStd(nn.Module):
+    """ProGAN's minibatch standard deviation (Karras et al. 2018, section 3): one more channel
+    holding, for each group of `group` samples, the standard deviation over the group averaged
+    over features and positions, so D can tell a batch without variety. The statistic ties the
+    samples of a batch together, so the loop keeps real and fake in separate passes
+    (`couples_samples`), as it does for BatchNorm."""
+
+    couples_samples = True
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = math.gcd(self.group, n)  # 4, 2 or 1 samples a group: every batch size works
+        y = x.float().reshape(g, n // g, c, h, w)
+        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
+        stat = std.repeat(g).reshape(n, 1, 1, 1).expand(n, 1, h, w)
+        return torch.cat([x, stat.to(x.dtype)], dim=1)
 
 
 class Discriminator(nn.Module):

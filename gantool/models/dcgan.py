@@ -25,6 +25,7 @@ from gantool.models.base import (
     Discriminator,
     Generator,
     LabelledSequential,
+    MinibatchStd,
     SumPool,
     batch_norm_2d,
     check_common,
@@ -59,7 +60,10 @@ def dcgan_generator(
     return LabelledSequential(*layers) if num_classes else nn.Sequential(*layers)
 
 
-def dcgan_trunk(channels: int, size: int, width: int, batch_norm: bool) -> tuple[nn.Module, int]:
+def dcgan_trunk(channels: int, size: int, width: int, batch_norm: bool,
+                mbstd: int = 0) -> tuple[nn.Module, int]:
+    """D's convolutions down to the s0 x s0 map, flattened; with `mbstd` a group size, the
+    minibatch standard deviation joins that map as one more channel (ProGAN)."""
     start, downs = SIZES[size]
     layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
     ch = width
@@ -69,8 +73,10 @@ def dcgan_trunk(channels: int, size: int, width: int, batch_norm: bool) -> tuple
             layers.append(nn.BatchNorm2d(ch * 2))
         layers.append(nn.LeakyReLU(0.2, True))
         ch *= 2
+    if mbstd:
+        layers.append(MinibatchStd(mbstd))
     layers.append(nn.Flatten())
-    return nn.Sequential(*layers), ch * start * start
+    return nn.Sequential(*layers), (ch + bool(mbstd)) * start * start
 
 
 # What `--arch dcgan` (and so `gantool train` with no options) trains with unless told otherwise.
@@ -86,11 +92,14 @@ def dcgan(
     num_classes: int = 0,
     spectral_norm: bool = False,
     width: int | None = None,
+    g_width: int | None = None,
     d_batch_norm: bool | None = None,
+    mbstd: int = 0,
 ):
     """`width`: channels of G's last and D's first hidden layer (default 32 at 28 px, else the
-    paper's ngf = ndf = 64). `d_batch_norm`: BatchNorm in D (default: on, off with
-    spectral_norm)."""
+    paper's ngf = ndf = 64); `g_width` sets G's alone (default: width). `d_batch_norm`:
+    BatchNorm in D (default: on, off with spectral_norm). `mbstd`: a group size (e.g. 4) for a
+    minibatch standard deviation channel at the end of D's convolutions (default 0: none)."""
     check_common(z_dim, num_classes)
     channels, height, width_px = image_shape("dcgan", sample_shape)
     if height != width_px or height not in SIZES:
@@ -100,28 +109,32 @@ def dcgan(
         )
     if width is None:
         width = 32 if height == 28 else 64
-    if not isinstance(width, int) or width < 1:
-        raise UsageError(f"width must be a positive integer, got {width!r}")
+    g_width = width if g_width is None else g_width
+    for name, value in (("width", width), ("g_width", g_width)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UsageError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(mbstd, int) or isinstance(mbstd, bool) or mbstd < 0:
+        raise UsageError(f"mbstd must be a group size (e.g. 4) or 0 for none, got {mbstd!r}")
     batch_norm = (not spectral_norm) if d_batch_norm is None else bool(d_batch_norm)
-    g_body = dcgan_generator(z_dim, channels, height, width, num_classes)
-    trunk, features = dcgan_trunk(channels, height, width, batch_norm)
+    g_body = dcgan_generator(z_dim, channels, height, g_width, num_classes)
+    trunk, features = dcgan_trunk(channels, height, width, batch_norm, mbstd)
     # Initialise before spectral norm wraps D's weights (it reparametrises them).
     _init_weights(g_body)
     _init_weights(trunk)
     G = Generator(g_body, z_dim=z_dim, sample_shape=sample_shape, num_classes=num_classes)
     D = Discriminator(
         trunk, features=features, num_classes=num_classes, spectral_norm=spectral_norm,
-        class_features=_pooled(height, width) if num_classes else None,
+        class_features=_pooled(height, width, mbstd) if num_classes else None,
     )
     return G, D
 
 
-def _pooled(size: int, width: int) -> tuple[SumPool, int]:
+def _pooled(size: int, width: int, mbstd: int = 0) -> tuple[SumPool, int]:
     """The projection's phi(x): D's last map summed over space after a ReLU (SNGAN's
     projection D). The head keeps the flattened map: at 28 px that map is 7x7 with a 10-pixel
     receptive field, too local for a pooled head to judge a digit's shape."""
     start, downs = SIZES[size]
-    ch = width * 2 ** (downs - 1)
+    ch = width * 2 ** (downs - 1) + bool(mbstd)
     return SumPool((ch, start, start)), ch
 
 

@@ -54,6 +54,13 @@ def has_batch_norm(module: torch.nn.Module) -> bool:
     return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
+def couples_samples(module: torch.nn.Module) -> bool:
+    """Whether a sample's output depends on the others in its batch (BatchNorm, or a layer
+    that says so, like the minibatch standard deviation)."""
+    return has_batch_norm(module) or any(getattr(m, "couples_samples", False)
+                                         for m in module.modules())
+
+
 def check_penalties(D: torch.nn.Module, arch: str, r1: float, r2: float, gp: float) -> None:
     """Refuse an input-gradient penalty on a BatchNorm discriminator, naming the fix."""
     used = [name for name, w in (("--r1", r1), ("--r2", r2), ("the gradient penalty", gp)) if w]
@@ -92,9 +99,10 @@ class Objective:
         self.augment = ada if ada is not None else augment
         self.ada = ada  # adaptive augmentation: D's real logits steer its probability
         self.autocast = autocast
-        # Without BatchNorm, real and fake go through D as one batch: the same function, one
-        # larger matrix product instead of two (and one spectral-norm power iteration).
-        self.one_pass = not has_batch_norm(D)
+        # When no layer of D mixes the samples of a batch, real and fake go through D as one
+        # batch: the same function, one larger matrix product instead of two (and one
+        # spectral-norm power iteration).
+        self.one_pass = not couples_samples(D)
 
     # ---- one D update's gradients
     def d_backward(self, real: torch.Tensor, y_real: torch.Tensor | None, noise: torch.Generator,
