@@ -270,6 +270,20 @@ def test_ada_rt_is_the_overfitting_signal():
     # r_t over the last 5 logs: 0.8, 1, 1, 1, 1
     assert len(raised) == 1 and raised[0].startswith("overfitting at step 6: r_t")
     assert "averages 0.96 over the last 5 logs" in raised[0] and "--augment" in raised[0]
+    assert "(ADA aims at 0.6)" in raised[0]
+
+
+def test_the_overfitting_message_names_the_target_ada_was_given():
+    from gantool.train.ada import AdaptiveAugment
+
+    ada = AdaptiveAugment(target=0.9, interval=1, kimg_to_full=1)
+    monitor = FailureMonitor(ada=ada, loss="relativistic")
+    raised = []
+    for step in range(1, 8):
+        ada.observe(torch.ones(10))
+        ada.update(64)
+        raised += monitor.observe(record(step))
+    assert len(raised) == 1 and "(ADA aims at 0.9)" in raised[0], raised
 
 
 def rt_records(values):

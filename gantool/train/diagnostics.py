@@ -405,9 +405,9 @@ class FailureMonitor:
         r["ada_rt_mean"] = mean
         if len(window) == OVERFIT_WINDOW and mean > OVERFIT_RT:
             p = f"; ADA's p is {r['ada_p']:.3f}" if "ada_p" in r else ""
+            aim = f" (ADA aims at {self.ada.target:g})" if self.ada is not None else ""
             return (f"overfitting at step {r['step']}: r_t (D's certainty on the training "
-                    f"images) averages {mean:.2f} over the last {OVERFIT_WINDOW} logs (ADA aims "
-                    f"at 0.6){p}")
+                    f"images) averages {mean:.2f} over the last {OVERFIT_WINDOW} logs{aim}{p}")
         return ""
 
     def summary(self, last: dict | None) -> list[str]:
