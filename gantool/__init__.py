@@ -22,8 +22,8 @@ __version__ = "0.1.0"
 
 # Names served by gantool.api, imported on first use (PEP 562).
 _API = ("train", "train_options", "sample", "evaluate", "compare", "game_sim", "list", "runs",
-        "report", "prepare", "train_classifier", "open_run", "Run", "Picture", "Evaluation",
-        "GameSim", "Interrupted", "Diverged")
+        "report", "prepare", "train_classifier", "sweep", "open_run", "Run", "Picture",
+        "Evaluation", "GameSim", "SweepResults", "Interrupted", "Diverged")
 __all__ = ["GantoolError", "UsageError", "__version__", *_API]
 
 
@@ -40,10 +40,11 @@ def __dir__() -> list[str]:
 
 
 class _CommandPackage(types.ModuleType):
-    """gantool.train and gantool.report are packages (the training loop, the HTML report) and,
-    called, the API functions of their commands. Python binds a subpackage to its parent's
-    attribute once it is imported, so a plain function of that name would be replaced by the
-    package the first time it ran; a callable package keeps `gantool.train(...)` working."""
+    """gantool.train, gantool.report and gantool.sweep are packages (the training loop, the
+    HTML report, the search) and, called, the API functions of their commands. Python binds a
+    subpackage to its parent's attribute once it is imported, so a plain function of that
+    name would be replaced by the package the first time it ran; a callable package keeps
+    `gantool.train(...)` working."""
 
     def __call__(self, *args, **kwargs):
         return self._function()(*args, **kwargs)
@@ -63,9 +64,10 @@ class _CommandPackage(types.ModuleType):
 def _make_callable(package: str) -> None:
     import importlib
 
-    importlib.import_module(package).__class__ = _CommandPackage  # both are light, no torch
+    importlib.import_module(package).__class__ = _CommandPackage  # all light, no torch
 
 
 _make_callable("gantool.train")
 _make_callable("gantool.report")
+_make_callable("gantool.sweep")
 del _make_callable

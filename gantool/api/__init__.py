@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # what the functions' modules hold, for readers, type checker
     from gantool.api._misc import list_components, prepare, report, runs
     from gantool.api._run import Run, open_run
     from gantool.api._sample import sample
+    from gantool.api._sweep import SweepResults, sweep
     from gantool.api._train import train, train_options
     from gantool.train.loop import Diverged, Interrupted
 
@@ -41,14 +42,15 @@ _WHERE = {
     "list_components": "gantool.api._misc", "runs": "gantool.api._misc",
     "report": "gantool.api._misc", "prepare": "gantool.api._misc",
     "train_classifier": "gantool.api._classifier",
+    "sweep": "gantool.api._sweep", "SweepResults": "gantool.api._sweep",
     # The training loop's stop exceptions live beside the loop (which imports torch).
     "Interrupted": "gantool.train.loop", "Diverged": "gantool.train.loop",
 }
 
 __all__ = [
-    "Diverged", "Evaluation", "GameSim", "Interrupted", "Picture", "Run", "compare",
-    "evaluate", "game_sim", "list", "list_components", "open_run", "prepare", "report", "runs",
-    "sample", "train", "train_classifier", "train_options",
+    "Diverged", "Evaluation", "GameSim", "Interrupted", "Picture", "Run", "SweepResults",
+    "compare", "evaluate", "game_sim", "list", "list_components", "open_run", "prepare",
+    "report", "runs", "sample", "sweep", "train", "train_classifier", "train_options",
 ]
 
 
