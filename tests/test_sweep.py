@@ -128,6 +128,8 @@ FAKE_TRAIN = textwrap.dedent("""
             pass
         step += 1
         log.write(json.dumps({"step": step, "eval": {"fid": 100.0 / step}}) + "\\n"); log.flush()
+    if mode == "scored-at-stop":  # as train does: the step it stopped at, evaluated
+        log.write(json.dumps({"step": step, "eval": {"fid": -1.0}}) + "\\n"); log.flush()
     (run / "summary.json").write_text(json.dumps({"status": "stopped", "steps": step}))
     sys.exit(130)
 """)
@@ -148,6 +150,13 @@ def test_runner_stops_a_trial_at_its_cpu_budget(tmp_path):
     assert 1.0 <= out.cpu_s < 1.6
     assert out.steps >= 8 and out.evals[-1]["fid"] == pytest.approx(100.0 / out.evals[-1]["step"])
     assert all(e["cpu_s"] <= out.cpu_s + 0.005 for e in out.evals)  # rounded to 0.01
+
+
+def test_the_evaluation_made_when_the_trial_stops_is_its_last(tmp_path):
+    out = _fake(tmp_path, "scored-at-stop", budget=1.0)
+    assert out.state == "complete"
+    assert out.evals[-1]["fid"] == -1.0 and out.evals[-1]["step"] == out.steps
+    assert out.evals[-1]["cpu_s"] == round(out.cpu_s, 2)
 
 
 def test_runner_prunes_when_asked_and_records_a_crash(tmp_path):

@@ -171,3 +171,28 @@ def test_eval_every_can_be_turned_on_or_changed_when_resuming(tmp_path):
     config = resume_config(saved, {"steps": 200, "eval_every": 50, "eval_samples": 100},
                            tmp_path)
     assert (config.eval_every, config.eval_samples) == (50, 100)
+
+
+def test_a_run_stopped_by_a_signal_is_scored_where_it_stopped(tmp_path, monkeypatch):
+    """SIGINT at step 3 of a run that evaluates every 100: the stopped run's last record holds
+    the evaluation of what it saved (gantool sweep ranks its stopped trials by it)."""
+    import os
+    import signal
+
+    from gantool.train import loop
+
+    step = loop.Reporter.advance
+
+    def interrupt_at_3(self, at):
+        step(self, at)
+        if at == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(loop.Reporter, "advance", interrupt_at_3)
+    with pytest.raises(loop.Interrupted):
+        train(digits_run(tmp_path, steps=50, eval_every=100, eval_samples=20),
+              reporter=quiet())
+    run = tmp_path / "run"
+    evals = [r for r in records(run) if "eval" in r]
+    assert [r["step"] for r in evals] == [3]
+    assert load_checkpoint(latest_checkpoint(run))["step"] == 3

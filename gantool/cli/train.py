@@ -139,7 +139,7 @@ def train_command(
     log_every: int = _opt(None, "--log-every", help="Log metrics and diagnostics every N "
                           "steps (default 100).", panel=HELP_RUN),
     eval_every: int = _opt(None, "--eval-every", metavar="N", help="Every N steps (and at "
-                           "the end) score the sampled G (EMA if kept) with gantool evaluate's "
+                           "the end, or where a signal stops it) score the sampled G (EMA if kept) with gantool evaluate's "
                            "code: digits (mnist-5k, mnist, stacked-mnist): FID, IS and mode "
                            "coverage in digit-classifier features; ring8, grid25: mode "
                            "coverage. Into metrics.jsonl (\"eval\"), TensorBoard and "

@@ -4,7 +4,8 @@ The clock starts when the child writes config.json (its setup done, the loop abo
 so imports and data loading, the same for every trial, do not eat into the budget. Every poll
 passes the CPU seconds so far and the evaluations seen to `check`, which may ask to stop (a
 prune); at --budget-cpu the child is stopped too. Stopping is SIGINT: train finishes its step,
-saves a checkpoint and summary.json, and exits 130; a second SIGINT after GRACE_S stops it at
+scores it (its last evaluation, outside the budget), saves a checkpoint and summary.json, and
+exits 130; a second SIGINT after GRACE_S stops it at
 once, and SIGKILL follows if even that is ignored.
 """
 
@@ -90,11 +91,7 @@ def _watch(child: subprocess.Popen, run_dir: Path, budget_s: float,
             cpu0 = cpu
         if cpu is not None and cpu0 is not None and signalled_at is None:
             outcome.cpu_s = cpu - cpu0
-            for line in metrics.lines():
-                record = _json(line)
-                if isinstance(record.get("eval"), dict):
-                    outcome.evals.append({"cpu_s": round(outcome.cpu_s, 2),
-                                          "step": record.get("step"), **record["eval"]})
+            _read_evals(metrics, outcome)
             if stop.is_set():
                 outcome.state = "interrupted"
             elif outcome.cpu_s >= budget_s:
@@ -116,9 +113,20 @@ def _watch(child: subprocess.Popen, run_dir: Path, budget_s: float,
                 child.send_signal(signal.SIGINT)  # train: a second one stops at once
         time.sleep(POLL_S)
     child.wait()
+    # A stopped train scores the step it stopped at (gantool/train/loop.py): that evaluation,
+    # made after the budget was spent, is the trial's last and stands at the budget's CPU time.
+    _read_evals(metrics, outcome)
     if outcome.state == "budget":
         outcome.state = "complete"
     return outcome
+
+
+def _read_evals(metrics: _Tail, outcome: Outcome) -> None:
+    for line in metrics.lines():
+        record = _json(line)
+        if isinstance(record.get("eval"), dict):
+            outcome.evals.append({"cpu_s": round(outcome.cpu_s, 2),
+                                  "step": record.get("step"), **record["eval"]})
 
 
 def _json(line: str) -> dict:

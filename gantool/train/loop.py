@@ -157,7 +157,10 @@ def _loop(run: setup.Run, run_dir: Path, resuming: bool, log: Reporter) -> None:
                 stop.signum = signal.SIGTERM
             last = s.step == run.total
             # An evaluation lands in the metrics record of its step, so that step is logged.
-            evaluating = s.evaluator is not None and (s.step % c.eval_every == 0 or last)
+            # A stopped run is scored where it stopped: what it leaves behind is measured
+            # (gantool sweep stops its trials at their CPU budget and ranks them by this).
+            evaluating = s.evaluator is not None and (s.step % c.eval_every == 0 or last
+                                                      or stopping)
             if s.step % c.log_every == 0 or last or stopping or evaluating:
                 _log_step(run, run_dir, log, evaluating)
             if s.step % c.sample_every == 0 or last:
