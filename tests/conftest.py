@@ -40,3 +40,27 @@ def run_cli(*args: str, env: dict | None = None, input: bytes | None = None, cwd
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def cli_here(capsys, monkeypatch):
+    """`gantool ARGS` run in this process: the same main() as the command, without a subprocess
+    that imports torch again (3-5 s each). For tests of what a command computes or says; the
+    real subprocess (`cli`) stays for what only a process shows (exit status, streams, signals).
+    Returns a CompletedProcess like `cli`'s (stdout and stderr as bytes)."""
+    import warnings
+
+    from gantool.cli import main
+
+    monkeypatch.delenv("GANTOOL_DEBUG", raising=False)
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main replaces it
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main(list(args))
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args, exit_info.value.code, captured.out.encode(),
+                                           captured.err.encode())
+
+    return run

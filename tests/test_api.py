@@ -72,7 +72,7 @@ def test_list_gives_the_rows_of_list_json_and_refuses_an_unknown_kind():
     _raised_here(info.value)
 
 
-def test_game_sim_holds_trajectories_verdicts_and_the_commands_output(cli):
+def test_game_sim_holds_trajectories_verdicts_and_the_commands_output(cli_here):
     result = gantool.game_sim(2, 2, update="simgd,extragradient", steps=50)
     assert result.kind == "simulation"
     traj = result.trajectories["simgd"]
@@ -80,10 +80,10 @@ def test_game_sim_holds_trajectories_verdicts_and_the_commands_output(cli):
     assert result.distances["simgd"][-1] > result.distances["simgd"][0]  # spirals outward
     assert result.verdicts["simgd"].startswith("diverg")
     assert result.distances["extragradient"][-1] < result.distances["extragradient"][0]
-    proc = cli("game-sim", "-u", "simgd,extragradient", "--steps", "50", "--format", "csv")
+    proc = cli_here("game-sim", "-u", "simgd,extragradient", "--steps", "50", "--format", "csv")
     assert proc.returncode == 0
     assert result.text("csv") == proc.stdout.decode()
-    table = cli("game-sim", "-u", "simgd,extragradient", "--steps", "50").stdout.decode()
+    table = cli_here("game-sim", "-u", "simgd,extragradient", "--steps", "50").stdout.decode()
     assert result.text() == table and result.summary in table
     png = result.plot()._repr_png_()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and result._repr_png_()[:4] == b"\x89PNG"
@@ -149,9 +149,9 @@ def test_train_returns_a_run_with_its_files(ring8):
         run.grid_at(7)
 
 
-def test_train_options_is_what_dry_run_prints(cli, tmp_path):
+def test_train_options_is_what_dry_run_prints(cli_here):
     options = gantool.train_options(dataset="ring8", steps=5, arch_opt={"width": 32})
-    proc = cli("train", "--dataset", "ring8", "--steps", "5", "--arch-opt", "width=32",
+    proc = cli_here("train", "--dataset", "ring8", "--steps", "5", "--arch-opt", "width=32",
                "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert options == json.loads(proc.stdout)
@@ -164,14 +164,15 @@ def test_train_options_is_what_dry_run_prints(cli, tmp_path):
     ({"lr_g": -1.0}, "--lr-g must be a positive number"),
     ({"resume": "no-such-run"}, "run directory not found: no-such-run"),
 ])
-def test_train_refuses_bad_options_with_the_commands_message(cli, tmp_path, options, message):
+def test_train_refuses_bad_options_with_the_commands_message(cli_here, tmp_path, options,
+                                                             message):
     with pytest.raises(UsageError) as info:
         gantool.train(runs_root=str(tmp_path), **options)
     assert message in str(info.value)
     _raised_here(info.value)
     assert not any(tmp_path.iterdir())  # nothing written
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
-    proc = cli("train", "--runs-root", str(tmp_path), *flags)
+    proc = cli_here("train", "--runs-root", str(tmp_path), *flags)
     assert proc.returncode == 2
     assert proc.stderr.decode().strip() == f"Error: {info.value}"
 
