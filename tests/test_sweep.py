@@ -1,5 +1,6 @@
 """gantool sweep: the space format, option rendering, the CPU-time runner (with a stand-in
-child), and one real sweep on ring8 (interrupted, resumed, a failing trial, a leader)."""
+child), and one real sweep on ring8 (interrupted, resumed, a failing trial; its leaders are
+tests/test_api_sweep.py's, through the same gantool.api.sweep)."""
 
 from __future__ import annotations
 
@@ -176,8 +177,8 @@ lr-g = {low = 1e-4, high = 1e-3, log = true}
 
 def _sweep(tmp_path: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "gantool", "sweep", "--space", str(tmp_path / "space.toml"),
-            "--trials", "2", "--budget-cpu", "2", "--eval-every", "20", "--seed", "0",
-            "--leaders", "1", "--leader-seeds", "1", "--out", str(tmp_path / "out"), *extra,
+            "--trials", "2", "--budget-cpu", "1", "--eval-every", "20", "--seed", "0",
+            "--leaders", "0", "--out", str(tmp_path / "out"), *extra,
             "--", "--dataset", "ring8", "--no-tensorboard", "--log-every", "20"]
 
 
@@ -224,17 +225,13 @@ def test_sweep_on_ring8_interrupted_resumed_with_a_failing_trial(tmp_path):
             assert t["state"] in ("complete", "pruned"), t
             assert t["evals"] and t["cpu_s"] > 0 and t["steps"] > 0
             if t["state"] == "complete":
-                assert t["cpu_s"] >= 2 and t["value"] is not None
+                assert t["cpu_s"] >= 1 and t["value"] is not None
                 assert t["value"] == pytest.approx(
                     t["final"]["modes"] + 0.5 * t["final"]["high_quality"])
             else:
-                assert t["cpu_s"] < 2 and t["value"] is None
+                assert t["cpu_s"] < 1 and t["value"] is None
     assert [t["state"] for t in rerun] == ["complete", "failed"]
-    assert len(result["leaders"]) == 1
-    lead = result["leaders"][0]
-    assert lead["n"] == 2 and lead["runs"][0]["seed"] == 1 and lead["runs"][0]["state"] == \
-        "complete"
-    assert (out / "leaders" / f"{lead['trial']:04d}-seed1" / "summary.json").exists()
+    assert result["leaders"] == [] and not (out / "leaders").exists()  # --leaders 0 (default 3)
     assert done.stdout == (out / "table.md").read_text()
     assert "| trial | state | modes (higher is better) |" in done.stdout
     assert "width must be >= 1" in done.stdout
