@@ -1,5 +1,7 @@
 """A classifier of the user's own labelled folder (`train-classifier --dataset folder`) and
-`evaluate --feature-extractor FILE.safetensors`, through the real CLI on folders the tests make."""
+`evaluate --feature-extractor FILE.safetensors`, on folders the tests make: through the real
+CLI where the command's own output is checked, else through main() in this process (cli_here)
+or gantool.train_classifier, which skip a subprocess's second torch import."""
 
 from __future__ import annotations
 
@@ -60,6 +62,29 @@ def trained(tmp_path_factory):
     return root, out, json.loads(result.stdout)
 
 
+def train_here(root: Path, out: Path, seed: int = 0) -> dict:
+    """train()'s classifier through gantool.train_classifier, on one thread as the command's
+    subprocess runs (the same float sums, so the same bytes)."""
+    import gantool
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return gantool.train_classifier(dataset="folder", data_root=root, out=out, epochs=2,
+                                        batch_size=8, width=8, seed=seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def other(trained, tmp_path_factory):
+    """A classifier file with the trained one's name and other weights (seed 1)."""
+    root, out, _ = trained
+    path = tmp_path_factory.mktemp("other") / out.name
+    train_here(root, path, seed=1)
+    return path
+
+
 def one_error_line(result, code: int) -> str:
     lines = result.stderr.decode().strip().splitlines()
     assert result.returncode == code, result.stderr.decode()
@@ -87,11 +112,12 @@ def test_training_writes_weights_and_the_metadata_to_rebuild_them(trained):
     assert model(torch.rand(2, 3, 16, 16)).shape == (2, 3)
 
 
-def test_same_seed_gives_the_same_weights(trained, tmp_path, cli):
-    root, out, _ = trained
-    again = train(cli, root, tmp_path / "again.safetensors")
-    assert again.returncode == 0, again.stderr.decode()
+def test_same_seed_gives_the_same_weights(trained, other, tmp_path):
+    root, out, report = trained
+    again = train_here(root, tmp_path / "again.safetensors")
+    assert again["heldout_per_class"] == report["heldout_per_class"]
     assert (tmp_path / "again.safetensors").read_bytes() == out.read_bytes()
+    assert other.read_bytes() != out.read_bytes()  # the seed matters
 
 
 def test_evaluate_with_the_file_scores_a_set_against_itself_near_zero(trained, cli):
@@ -118,7 +144,7 @@ def fc_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_fakes_of_another_size_are_resized_to_the_classifiers(trained, tmp_path, cli):
+def test_fakes_of_another_size_are_resized_to_the_classifiers(trained, tmp_path, cli_here):
     root, out, _ = trained
     from PIL import Image
 
@@ -126,44 +152,40 @@ def test_fakes_of_another_size_are_resized_to_the_classifiers(trained, tmp_path,
     big.mkdir()
     for i, path in enumerate(sorted(root.rglob("*.png"))[:6]):
         Image.open(path).resize((40, 40)).save(big / f"{i}.png")
-    result = cli("evaluate", "--fake", str(big), "--real", str(big), "--feature-extractor",
-                 str(out), "--metrics", "fid", "--json")
+    result = cli_here("evaluate", "--fake", str(big), "--real", str(big),
+                      "--feature-extractor", str(out), "--metrics", "fid", "--json")
     assert result.returncode == 0, result.stderr.decode()
     assert "40x40 resized to 16x16" in result.stderr.decode()
 
 
-def test_compare_refuses_results_of_other_extractors(trained, tmp_path, cli):
-    root, out, _ = trained
-    other = tmp_path / out.name  # the same name, other weights: told apart by the sha256
-    assert train(cli, root, other, "--seed", "1").returncode == 0
+def test_compare_refuses_results_of_other_extractors(trained, other, tmp_path, cli_here):
+    root, out, _ = trained  # other: the same name, other weights; told apart by the sha256
     paths = []
     for extractor in (str(out), str(other), "identity"):
-        result = cli("evaluate", "--fake", str(root), "--real", str(root), "--feature-extractor",
-                     extractor, "--metrics", "fid", "--json")
+        result = cli_here("evaluate", "--fake", str(root), "--real", str(root),
+                          "--feature-extractor", extractor, "--metrics", "fid", "--json")
         assert result.returncode == 0, result.stderr.decode()
         paths.append(tmp_path / f"r{len(paths)}.json")
         paths[-1].write_bytes(result.stdout)
-    line = one_error_line(cli("evaluate", "--compare", str(paths[0]), str(paths[1])), 2)
+    line = one_error_line(cli_here("evaluate", "--compare", str(paths[0]), str(paths[1])), 2)
     assert "extractor_sha256" in line
-    line = one_error_line(cli("evaluate", "--compare", str(paths[0]), str(paths[2])), 2)
+    line = one_error_line(cli_here("evaluate", "--compare", str(paths[0]), str(paths[2])), 2)
     assert "feature_extractor" in line
-    assert cli("evaluate", "--compare", str(paths[0]), str(paths[0])).returncode == 0
+    assert cli_here("evaluate", "--compare", str(paths[0]), str(paths[0])).returncode == 0
 
 
-def test_real_stats_of_another_classifier_file_are_refused(trained, tmp_path, cli):
+def test_real_stats_of_another_classifier_file_are_refused(trained, other, tmp_path,
+                                                           cli_here):
     root, out, _ = trained
     stats = tmp_path / "stats.npz"
-    made = cli("evaluate", "--real", str(root), "--feature-extractor", str(out),
+    made = cli_here("evaluate", "--real", str(root), "--feature-extractor", str(out),
                "--save-stats", str(stats))
     assert made.returncode == 0, made.stderr.decode()
-    same = cli("evaluate", "--fake", str(root), "--real-stats", str(stats),
+    same = cli_here("evaluate", "--fake", str(root), "--real-stats", str(stats),
                "--feature-extractor", str(out), "--metrics", "fid", "--json")
     assert same.returncode == 0, same.stderr.decode()
     assert abs(json.loads(same.stdout)["metrics"]["fid"]["value"]) < 1e-6
-    other = tmp_path / "other" / out.name
-    other.parent.mkdir()
-    assert train(cli, root, other, "--seed", "1").returncode == 0
-    line = one_error_line(cli("evaluate", "--fake", str(root), "--real-stats", str(stats),
+    line = one_error_line(cli_here("evaluate", "--fake", str(root), "--real-stats", str(stats),
                               "--feature-extractor", str(other), "--metrics", "fid"), 2)
     assert "another classifier file" in line
 
@@ -188,7 +210,8 @@ class Payload:
         ("no-metadata", "has no gantool classifier metadata"),
     ],
 )
-def test_bad_classifier_files_give_one_error_line(kind, message, trained, tmp_path, cli):
+def test_bad_classifier_files_give_one_error_line(kind, message, trained, tmp_path, cli,
+                                                  cli_here):
     from safetensors.torch import load_file, save_file
 
     root, out, _ = trained
@@ -200,7 +223,8 @@ def test_bad_classifier_files_give_one_error_line(kind, message, trained, tmp_pa
         path.write_bytes(pickle.dumps({"weights": Payload(marker)}))
     elif kind == "no-metadata":
         save_file(load_file(str(out)), str(path))
-    result = cli("evaluate", "--fake", str(root), "--real", str(root),
+    run = cli if kind == "pickle" else cli_here  # one case through a real process
+    result = run("evaluate", "--fake", str(root), "--real", str(root),
                  "--feature-extractor", str(path), "--metrics", "fid")
     line = one_error_line(result, 2 if kind == "pickle-pt" else 1)
     assert message in line
@@ -250,26 +274,26 @@ def _metadata(path: Path) -> str:
         return handle.metadata()[fc.METADATA_KEY]
 
 
-def test_a_folder_with_one_class_is_refused(tmp_path, cli):
+def test_a_folder_with_one_class_is_refused(tmp_path, cli_here):
     root = make_shapes(tmp_path / "one", classes={"circles": None})
     out = tmp_path / "c.safetensors"
-    line = one_error_line(train(cli, root, out), 2)
+    line = one_error_line(train(cli_here, root, out), 2)
     assert "at least 2 classes; found 1 (circles)" in line
     assert not out.exists()
 
 
-def test_small_classes_are_named_in_a_warning(tmp_path, cli):
+def test_small_classes_are_named_in_a_warning(tmp_path, cli_here):
     root = make_shapes(tmp_path / "few", per_class=3, classes={"circles": None, "squares": None})
-    result = train(cli, root, tmp_path / "c.safetensors", "--epochs", "1")
+    result = train(cli_here, root, tmp_path / "c.safetensors", "--epochs", "1")
     assert result.returncode == 0, result.stderr.decode()
     assert "fewer than 10 training images: circles (2), squares (2)" in result.stderr.decode()
 
 
-def test_folder_options_go_with_the_folder_dataset(tmp_path, cli):
+def test_folder_options_go_with_the_folder_dataset(tmp_path, cli, cli_here):
     line = one_error_line(cli("train-classifier", "--image-size", "32",
                               "--out", str(tmp_path / "d.safetensors")), 2)
     assert "go with --dataset folder" in line
-    line = one_error_line(cli("train-classifier", "--dataset", "folder",
+    line = one_error_line(cli_here("train-classifier", "--dataset", "folder",
                               "--out", str(tmp_path / "d.safetensors")), 2)
     assert "needs --data-root" in line
 
