@@ -189,7 +189,7 @@ def test_png_samples_of_rgba_are_rgba(tmp_path):
         assert np.asarray(image)[..., 3].max() == 128
 
 
-# --- the real CLI ---------------------------------------------------------------------
+# --- the commands: the real CLI (cli), or its main() in this process (cli_here) -----------
 
 def _train(cli, alpha_dir: Path, runs: Path, *extra: str):
     return cli("train", "--dataset", "folder", "--data-root", str(alpha_dir), "--steps", "1",
@@ -209,30 +209,31 @@ def test_train_on_transparent_folder_says_background_and_no_pillow_warning(cli, 
     assert config["options"]["background"] == "black"
 
 
-def test_train_and_sample_rgba(cli, alpha_dir, tmp_path):
-    result = _train(cli, alpha_dir, tmp_path / "runs", "--channels", "4")
+def test_train_and_sample_rgba(cli_here, alpha_dir, tmp_path):
+    result = _train(cli_here, alpha_dir, tmp_path / "runs", "--channels", "4")
     assert result.returncode == 0, result.stderr.decode()
     assert "alpha kept as a 4th channel" in result.stderr.decode()
     run = tmp_path / "runs" / "r"
     with Image.open(sorted((run / "samples").glob("*.png"))[-1]) as grid:
         assert grid.mode == "RGB"  # drawn over a checkerboard
     out = tmp_path / "pngs"
-    sampled = cli("sample", "--run", str(run), "--format", "png", "--n", "2", "--out", str(out))
+    sampled = cli_here("sample", "--run", str(run), "--format", "png", "--n", "2", "--out",
+                       str(out))
     assert sampled.returncode == 0, sampled.stderr.decode()
     with Image.open(out / "sample-000000.png") as image:
         assert image.mode == "RGBA"
-    refused = cli("evaluate", "--run", str(run), "--n", "20")
+    refused = cli_here("evaluate", "--run", str(run), "--n", "20")
     lines = refused.stderr.decode().strip().splitlines()
     assert refused.returncode == 2 and len(lines) == 1
     assert lines[0].startswith("Error: ") and "4 channels" in lines[0]
 
 
 @pytest.mark.parametrize("command", ["train", "prepare"])
-def test_bad_background_one_error_line(cli, alpha_dir, tmp_path, command):
+def test_bad_background_one_error_line(cli_here, alpha_dir, tmp_path, command):
     if command == "train":
-        result = _train(cli, alpha_dir, tmp_path / "runs", "--background", "nocolour")
+        result = _train(cli_here, alpha_dir, tmp_path / "runs", "--background", "nocolour")
     else:
-        result = cli("prepare", str(alpha_dir), str(tmp_path / "out"), "--background",
+        result = cli_here("prepare", str(alpha_dir), str(tmp_path / "out"), "--background",
                      "nocolour")
     lines = result.stderr.decode().strip().splitlines()
     assert result.returncode == 2
@@ -241,12 +242,12 @@ def test_bad_background_one_error_line(cli, alpha_dir, tmp_path, command):
 
 
 @pytest.mark.parametrize(("channels", "encoding"), [("3", "raw"), ("4", "png")])
-def test_prepare_gives_the_same_pixels(cli, alpha_dir, tmp_path, channels, encoding):
+def test_prepare_gives_the_same_pixels(cli_here, alpha_dir, tmp_path, channels, encoding):
     from gantool.data.shards import read_manifest, read_shard
 
     out = tmp_path / "shards"
-    result = cli("prepare", str(alpha_dir), str(out), "--background", "black", "--channels",
-                 channels, "--encoding", encoding)
+    result = cli_here("prepare", str(alpha_dir), str(out), "--background", "black",
+                      "--channels", channels, "--encoding", encoding)
     stderr = result.stderr.decode()
     assert result.returncode == 0, stderr
     assert "Palette images" not in stderr and "Warning" not in stderr
