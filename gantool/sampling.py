@@ -7,10 +7,15 @@ nothing more. Latents come from a CPU generator seeded with `seed`: the same see
 same samples on every device. A diverged generator (NaN or infinite weights or outputs) raises
 GantoolError instead of producing NaN points or black images, and an output larger than the
 memory available is refused before anything is allocated.
+
+`truncation=t` is BigGAN's truncation trick (Brock et al. 2019, "Large Scale GAN Training for
+High Fidelity Natural Image Synthesis", section 3.1): every latent entry outside [-t, t] is
+drawn again from the same generator until none is left, which trades variety for fidelity.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -18,6 +23,49 @@ import torch
 
 from gantool.errors import GantoolError, UsageError
 from gantool.memory import require_memory
+
+# Below this, rejection needs ~1/P(|z| < t) ~ 1.25 / t draws per kept entry (125 at 0.01), and
+# every z is so close to 0 that G draws one image over and over.
+MIN_TRUNCATION = 0.01
+MAX_DRAWS = 1 << 22  # fresh normals per redrawing round (16 MiB)
+
+
+def check_truncation(truncation) -> float | None:
+    """The truncation threshold as a float (None: no truncation); one UsageError line if bad."""
+    if truncation is None:
+        return None
+    try:
+        t = float(truncation)
+    except (TypeError, ValueError):
+        t = math.nan
+    if not math.isfinite(t) or t <= 0:
+        raise UsageError(f"--truncation must be a positive number (the bound on |z|, e.g. 0.7), "
+                         f"got {truncation!r}")
+    if t < MIN_TRUNCATION:
+        raise UsageError(f"--truncation must be at least {MIN_TRUNCATION} (below it every "
+                         f"latent is about 0 and drawing them takes ~1/t tries), got {t:g}")
+    return t
+
+
+def latent_noise(size: int, z_dim: int, generator: torch.Generator,
+                 truncation: float | None = None) -> torch.Tensor:
+    """(size, z_dim) from N(0, I); with `truncation` t, entries with |z| > t are redrawn from
+    the same generator until none is left (so a seed still fixes the result)."""
+    z = torch.randn(size, z_dim, generator=generator)
+    if truncation is None:
+        return z
+    flat = z.view(-1)
+    outside = (flat.abs() > truncation).nonzero().squeeze(1)
+    kept_share = math.erf(truncation / math.sqrt(2))  # P(|z| <= t)
+    while outside.numel():
+        # Enough fresh draws to replace them all at once, usually: one round, not the
+        # ~log(n) / P(|z| <= t) rounds of redrawing only the rejected entries (8 s at t=0.01).
+        wanted = math.ceil(outside.numel() / kept_share * 1.1) + 16
+        draws = torch.randn(min(wanted, MAX_DRAWS), generator=generator)
+        kept = draws[draws.abs() <= truncation][:outside.numel()]
+        flat[outside[:kept.numel()]] = kept
+        outside = outside[kept.numel():]
+    return z
 
 
 def class_labels(G, n: int, class_index: int | None = None) -> torch.Tensor | None:
@@ -37,13 +85,19 @@ def class_labels(G, n: int, class_index: int | None = None) -> torch.Tensor | No
 
 def generate(G, n: int, *, seed: int = 0, batch_size: int = 500, device="cpu",
              labels: torch.Tensor | None = None,
-             latents: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
+             latents: torch.Tensor | None = None,
+             truncation: float | None = None) -> Iterator[torch.Tensor]:
     """Yield `n` samples from G in batches of at most `batch_size`, in model space.
 
-    `latents` (n, z_dim) replaces the random noise (interpolations use it).
+    `latents` (n, z_dim) replaces the random noise (interpolations use it; truncate them where
+    they are drawn, as interpolation_latents does). `truncation`: see latent_noise.
     """
     if n < 1 or batch_size < 1:
         raise UsageError(f"n and batch size must be at least 1 (got {n}, {batch_size})")
+    truncation = check_truncation(truncation)
+    if latents is not None and truncation is not None:
+        raise UsageError("truncation applies to drawn latents, not given ones: truncate them "
+                         "where they are drawn")
     check_finite_weights(G)
     gen = torch.Generator().manual_seed(seed)
     device = torch.device(device)
@@ -52,7 +106,7 @@ def generate(G, n: int, *, seed: int = 0, batch_size: int = 500, device="cpu",
         if latents is not None:
             z = latents[start:start + size]
         else:
-            z = torch.randn(size, G.z_dim, generator=gen)
+            z = latent_noise(size, G.z_dim, gen, truncation)
         z = z.to(device, non_blocking=True)
         y = labels[start:start + size].to(device) if labels is not None else None
         # no_grad, not inference_mode: the yielded tensors are ordinary ones, and the caller's
@@ -93,7 +147,8 @@ def to_uint8_nhwc(x: torch.Tensor) -> torch.Tensor:
 
 def sample_array(G, n: int, *, seed: int = 0, batch_size: int = 500, device="cpu",
                  labels: torch.Tensor | None = None,
-                 latents: torch.Tensor | None = None) -> np.ndarray:
+                 latents: torch.Tensor | None = None,
+                 truncation: float | None = None) -> np.ndarray:
     """All `n` samples in one preallocated array: uint8 (N, H, W, C) images or float32 (N, D)."""
     shape = tuple(G.sample_shape)
     is_image = len(shape) == 3
@@ -103,7 +158,7 @@ def sample_array(G, n: int, *, seed: int = 0, batch_size: int = 500, device="cpu
     target = torch.from_numpy(out)  # shares memory: batches are copied straight into `out`
     start = 0
     for batch in generate(G, n, seed=seed, batch_size=batch_size, device=device, labels=labels,
-                          latents=latents):
+                          latents=latents, truncation=truncation):
         converted = to_uint8_nhwc(batch) if is_image else batch.float()
         target[start:start + len(batch)].copy_(converted)
         start += len(batch)
@@ -118,9 +173,15 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
 
 
-def interpolation_latents(rows: int, columns: int, z_dim: int, seed: int) -> torch.Tensor:
-    """(rows * columns, z_dim): each row walks from one random latent to another."""
+def interpolation_latents(rows: int, columns: int, z_dim: int, seed: int,
+                          truncation: float | None = None) -> torch.Tensor:
+    """(rows * columns, z_dim): each row walks from one random latent to another.
+
+    With `truncation`, the two ends are truncated; the spherical path between them is not
+    clipped, so its middle can step outside [-t, t].
+    """
     gen = torch.Generator().manual_seed(seed)
-    ends = torch.randn(2, rows, 1, z_dim, generator=gen)
+    ends = latent_noise(2 * rows, z_dim, gen, check_truncation(truncation))
+    ends = ends.view(2, rows, 1, z_dim)  # the same draws, in the same order, as before
     t = torch.linspace(0, 1, columns).view(1, columns, 1)
     return slerp(ends[0], ends[1], t).reshape(rows * columns, z_dim)

@@ -95,13 +95,15 @@ def evaluate(fake: str | Path | None = None, *, run: str | Path | None = None,
              kid_subset_size: int | None = None, is_splits: int | None = None,
              mode_samples: int | None = None, memorization_threshold: float | None = None,
              max_samples: int = 10_000, show_nearest: str | Path | None = None,
-             progress: bool = True) -> Evaluation:
+             truncation: float | None = None, progress: bool = True) -> Evaluation:
     """Score generated samples against real ones (`gantool evaluate`).
 
     fake: an .npz/.npy array, an image folder or a dataset name; or draw n samples from
     `run` / `checkpoint` (default: runs/latest). real: a dataset name, folder or array
     (default: the run's dataset). metrics: a comma-separated string or a list (fid,
-    fd-dinov2, kid, is, prdc, mode-coverage, memorization). Every other option is the
+    fd-dinov2, kid, is, prdc, mode-coverage, memorization). truncation=t draws the samples of
+    run / checkpoint with the truncation trick (gantool.sample's); the result's label and
+    protocol record it, so it is never compared with an untruncated one. Every other option is the
     command's flag in snake_case (docs/evaluate.md). Notes go to stderr; progress renders in
     Jupyter and on a terminal (progress=False: none).
     """
@@ -129,6 +131,7 @@ def evaluate(fake: str | Path | None = None, *, run: str | Path | None = None,
         raise UsageError("only one of --fake and --real can read stdin")
     if n < 1:
         raise UsageError("--n must be at least 1")
+    truncation = _truncation(truncation, fake, run, checkpoint, save_stats)
     if save_stats is not None:
         if save_stats.suffix != ".npz":
             raise UsageError(f"--save-stats must end in .npz, got {save_stats}")
@@ -161,7 +164,8 @@ def evaluate(fake: str | Path | None = None, *, run: str | Path | None = None,
     if fake is not None:
         fake_source = sources.open_source(str(fake))
     elif run is not None or checkpoint is not None or save_stats is None:
-        fake_source = _generator_source(run, checkpoint, runs_root, n, seed, ema, dev)
+        fake_source = _generator_source(run, checkpoint, runs_root, n, seed, ema, dev,
+                                        truncation)
     real_source = sources.open_source(str(real)) if real is not None else None
     if real_source is None and real_stats is None and fake_source is not None and fake_source.meta:
         real_source = sources.run_dataset(fake_source.meta)
@@ -236,10 +240,25 @@ def _progress(shown: bool):
         yield update
 
 
-def _generator_source(run, checkpoint, runs_root, n, seed, ema, device):
+def _truncation(truncation, fake, run, checkpoint, save_stats) -> float | None:
+    """The checked threshold; refused where no samples are drawn from a generator."""
+    if truncation is None:
+        return None
+    if fake is not None:
+        raise UsageError("--truncation applies to samples drawn from --run/--checkpoint; --fake "
+                         "samples are made already (draw them with gantool sample --truncation)")
+    if run is None and checkpoint is None and save_stats is not None:
+        raise UsageError("--truncation applies to samples drawn from --run/--checkpoint; "
+                         "--save-stats alone draws none")
+    from gantool.sampling import check_truncation
+
+    return check_truncation(truncation)
+
+
+def _generator_source(run, checkpoint, runs_root, n, seed, ema, device, truncation):
     from gantool.metrics import sources
     from gantool.train.checkpoint import chosen_checkpoint, load_generator
 
     path = chosen_checkpoint(checkpoint, None if run is None else str(run), runs_root)
     G, meta = load_generator(path, device=device, ema=ema)
-    return sources.from_generator(G, meta, n, seed=seed, device=device)
+    return sources.from_generator(G, meta, n, seed=seed, device=device, truncation=truncation)

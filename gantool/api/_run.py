@@ -106,7 +106,8 @@ class Run:
 
     def sample(self, n: int = 64, **options):
         """n samples of this run's generator as a numpy array: uint8 (N, H, W, C) images or
-        float32 (N, D) points. Options as `gantool.sample` (seed, ema, class_index, ...)."""
+        float32 (N, D) points. Options as `gantool.sample` (seed, ema, class_index,
+        truncation, ...)."""
         from gantool.api._sample import sample
 
         return sample(self.path, n=n, **options)

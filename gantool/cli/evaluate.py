@@ -36,6 +36,15 @@ def evaluate_command(
     seed: int = typer.Option(
         0, "--seed", help="Seed of the drawn samples' latents, KID's subsets and IS's random splits."),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="Use the run's EMA weights if kept."),
+    truncation: float = typer.Option(
+        None,
+        "--truncation",
+        metavar="T",
+        help="Draw the --run/--checkpoint samples with the truncation trick: every latent entry "
+        "within [-T, T] (as gantool sample --truncation). The result's label and protocol say "
+        "so; --compare refuses it against an untruncated one.",
+        show_default=False,
+    ),
     runs_root: str = typer.Option("runs", "--runs-root", help="Where runs live."),
     real: str = typer.Option(
         None,
@@ -191,7 +200,7 @@ def evaluate_command(
         batch_size=batch_size, device=device, prdc_k=prdc_k, kid_subsets=kid_subsets,
         kid_subset_size=kid_subset_size, is_splits=is_splits, mode_samples=mode_samples,
         memorization_threshold=memorization_threshold, max_samples=max_samples,
-        show_nearest=show_nearest,
+        show_nearest=show_nearest, truncation=truncation,
     )
     if as_json:
         print(json.dumps(result.to_dict()))

@@ -35,6 +35,11 @@ def sample_command(
     interpolate: int = typer.Option(None, "--interpolate", metavar="K", help="K rows of "
                                     "10 images walking between two "
                                     "random latents (replaces --n).", show_default=False),
+    truncation: float = typer.Option(None, "--truncation", metavar="T", help="Truncation "
+                                     "trick (BigGAN): redraw every latent entry outside "
+                                     "[-T, T]; smaller T, less variety, cleaner samples "
+                                     "(e.g. 0.7; at least 0.01). Default: none.",
+                                     show_default=False),
     batch_size: int = typer.Option(500, "--batch-size", help="Samples per forward pass "
                                    "(bounds memory)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
@@ -50,6 +55,8 @@ def sample_command(
 
     Arrays: gantool sample --n 50000 --format npz --out fake.npz
 
+    Truncated: gantool sample --n 64 --truncation 0.7
+
     Pipe: gantool sample --n 10000 --format npz --out - | gantool evaluate --fake - --real mnist-5k
     """
     from gantool import api, sample_output
@@ -58,6 +65,6 @@ def sample_command(
     api.sample(run, checkpoint=checkpoint, n=n, seed=seed, ema=ema, class_index=class_index,
                interpolate=interpolate, batch_size=batch_size, device=device,
                runs_root=runs_root, out=target, format=format, grid_scale=grid_scale,
-               force=force)
+               force=force, truncation=truncation)
     if target != "-":
         print(target)

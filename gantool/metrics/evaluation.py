@@ -221,6 +221,10 @@ def protocol(metrics, extractors, default, fake, real, stats, opts: Options) -> 
     }
     if files:  # a classifier file is named by its file name and told apart by its weights
         record["extractor_sha256"] = files
+    if fake is not None and fake.truncation is not None:
+        # Truncated samples score better on precision-like metrics and worse on recall: such a
+        # result is never compared with an untruncated one (which has no "truncation").
+        record["truncation"] = fake.truncation
     return record
 
 

@@ -2,8 +2,9 @@
 '-' (an array on stdin), or a trained generator (drawn on the fly, batch by batch).
 
 Every source is a `Source`: a label for the report, the count, the kind (uint8 images
-(N, C, H, W) or float points (N, D)), a `batches(size)` iterator, and the modes of a 2-D mixture
-when it knows them.
+(N, C, H, W) or float points (N, D)), a `batches(size)` iterator, the modes of a 2-D mixture
+when it knows them, and the truncation its latents were drawn with (generators only: a file
+does not say how it was made).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Source:
     modes: torch.Tensor | None = None
     mode_std: float | None = None
     meta: dict = field(default_factory=dict)
+    truncation: float | None = None  # drawn with the truncation trick at this threshold
 
     def __post_init__(self) -> None:
         # Every extractor reads grey or RGB; which background RGBA would be scored on is a
@@ -81,8 +83,10 @@ def open_source(spec: str) -> Source:
     return from_dataset(load_dataset(spec), spec, spec)
 
 
-def from_generator(G, meta: dict, n: int, *, seed: int, device) -> Source:
-    """`n` samples drawn from G in batches: images as uint8 (like saved samples), points as is."""
+def from_generator(G, meta: dict, n: int, *, seed: int, device,
+                   truncation: float | None = None) -> Source:
+    """`n` samples drawn from G in batches: images as uint8 (like saved samples), points as is.
+    With `truncation`, the latents are truncated (sampling.latent_noise) and the label says so."""
     from gantool import sampling
 
     shape = tuple(G.sample_shape)
@@ -91,7 +95,8 @@ def from_generator(G, meta: dict, n: int, *, seed: int, device) -> Source:
 
     def batches(size: int) -> Iterator[torch.Tensor]:
         for batch in sampling.generate(
-            G, n, seed=seed, batch_size=size, device=device, labels=labels
+            G, n, seed=seed, batch_size=size, device=device, labels=labels,
+            truncation=truncation,
         ):
             batch = batch.float().cpu()
             if not torch.isfinite(batch).all():
@@ -102,8 +107,11 @@ def from_generator(G, meta: dict, n: int, *, seed: int, device) -> Source:
 
     info = meta.get("data_info") or {}
     modes = info.get("modes")
+    drawn = f"step {meta.get('step')}"
+    if truncation is not None:
+        drawn += f", truncation {truncation:g}"
     return Source(
-        f"{meta.get('path')} (step {meta.get('step')})",
+        f"{meta.get('path')} ({drawn})",
         n,
         is_image,
         shape,
@@ -112,6 +120,7 @@ def from_generator(G, meta: dict, n: int, *, seed: int, device) -> Source:
         None if modes is None else torch.as_tensor(modes),
         info.get("mode_std"),
         meta,
+        truncation,
     )
 
 
