@@ -18,7 +18,8 @@ def save_frontier(result: dict, value, path: str | Path) -> None:
     for row in result["trials"]:
         curve = _curve(row["evals"], value)
         if curve and row["trial"] not in leaders:
-            ax.plot(*curve, "-", lw=0.8, c="#999999", alpha=0.5)
+            # markers too: a trial with one evaluation (a slow step, a large batch) is a point
+            ax.plot(*curve, "-o", ms=2.5, lw=0.8, c="#999999", alpha=0.6)
     for lead in result["leaders"]:
         index = leaders[lead["trial"]]
         row = next(r for r in result["trials"] if r["trial"] == lead["trial"])
