@@ -14,7 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "examples" / "lecture.ipynb"
-SHORT = "STEPS = 30\nRING8_STEPS = 60\nEVAL_SAMPLES = 200\n"
+SHORT = "STEPS = 10\nRING8_STEPS = 20\nEVAL_SAMPLES = 100\n"
 
 nbformat = pytest.importorskip("nbformat", reason="the test extra: pip install -e '.[test]'")
 
@@ -71,7 +71,7 @@ def test_the_lecture_runs_top_to_bottom_in_a_real_kernel(tmp_path):
             if "<progress" in str(o.get("data", {}).get("text/html", ""))]
     training = [text for text in bars if text.startswith("step ")]
     # one progress line per training run, updated in place to its last step (not a log)
-    assert [t.split(" |")[0] for t in training] == ["step 30/30", "step 60/60", "step 60/60"]
+    assert [t.split(" |")[0] for t in training] == ["step 10/10", "step 20/20", "step 20/20"]
     assert len(bars) == len(training) + 4  # evaluate's: fake (ring8 twice), real + fake
     assert (tmp_path / "runs").is_dir()  # runs were written where the notebook runs
 
