@@ -1,12 +1,11 @@
-"""`gantool train --amp` (bfloat16 autocast) with every built-in architecture, through the real
-CLI: a couple of steps each, on a small image file the test writes (ring8 for mlp2d)."""
+"""`gantool train --amp` (bfloat16 autocast) with every built-in architecture, through the
+command's main() in this process (cli_here: no subprocess importing torch again): a couple of
+steps each, on a small image file the test writes (ring8 for mlp2d)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -32,11 +31,6 @@ CASES = {
 BUILTIN = [e.name for e in registry.entries("architecture") if e.origin == registry.BUILTIN]
 CPU_HAS_BF16 = _bf16_autocast_runs_on(torch.device("cpu"))  # the check that allows --amp
 
-# Runs the real CLI with the bf16 check answering yes: CPU autocast computes in bfloat16 on any
-# CPU (slowly without bf16 instructions), so the bf16 training path is tested on every machine.
-FORCED = ("import sys, gantool.train.setup as setup; "
-          "setup._bf16_autocast_runs_on = lambda device: True; "
-          "from gantool.cli import main; main(sys.argv[1:])")
 
 
 def test_every_builtin_architecture_has_a_case():
@@ -53,23 +47,19 @@ def images(tmp_path):
     return path
 
 
-def train_amp(case: str, images, tmp_path, *, forced: bool) -> subprocess.CompletedProcess:
+def train_amp(cli_here, case: str, images, tmp_path) -> subprocess.CompletedProcess:
     arch = case.removesuffix("-conditional")
     data = [] if "--dataset" in CASES[case] else ["--dataset", "array", "--data-root",
                                                   str(images)]
     args = ["train", *data, "--arch", arch, *CASES[case], "--amp", "--device", "cpu",
             "--steps", "2", "--batch-size", "8", "--log-every", "1", "--no-tensorboard",
             "--run-dir", str(tmp_path / "run")]
-    code = ["-c", FORCED] if forced else ["-m", "gantool"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("GANTOOL_DEBUG", None)
-    return subprocess.run([sys.executable, *code, *args], capture_output=True, text=True,
-                          env=env, timeout=600)
+    return cli_here(*args)
 
 
 def check_finished(proc: subprocess.CompletedProcess, tmp_path) -> None:
-    assert proc.returncode == 0, proc.stderr
-    assert "Warning: --amp" not in proc.stderr  # bf16 really ran, no float32 fallback
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "Warning: --amp" not in proc.stderr.decode()  # bf16 really ran, no float32 fallback
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["steps"] == 2
     records = [json.loads(line)
@@ -80,13 +70,17 @@ def check_finished(proc: subprocess.CompletedProcess, tmp_path) -> None:
 @pytest.mark.skipif(not CPU_HAS_BF16, reason="this CPU has no bf16 autocast (AVX512-BF16/AMX); "
                     "gantool train --amp falls back to float32 here")
 @pytest.mark.parametrize("case", CASES)
-def test_amp_trains_every_architecture(case, images, tmp_path):
-    check_finished(train_amp(case, images, tmp_path, forced=False), tmp_path)
+def test_amp_trains_every_architecture(case, images, tmp_path, cli_here):
+    check_finished(train_amp(cli_here, case, images, tmp_path), tmp_path)
 
 
 @pytest.mark.parametrize("case", ["r3gan", "r3gan-conditional"])
-def test_amp_bf16_path_on_any_cpu(case, images, tmp_path):
+def test_amp_bf16_path_on_any_cpu(case, images, tmp_path, cli_here, monkeypatch):
     """r3gan's antialiased /2 had no bf16 CPU kernel: with the check forced, --amp failed with
     `Error: unexpected NotImplementedError: "compute_index_ranges_weights" not implemented for
-    'BFloat16'`."""
-    check_finished(train_amp(case, images, tmp_path, forced=True), tmp_path)
+    'BFloat16'`. The bf16 check answers yes here: CPU autocast computes in bfloat16 on any CPU
+    (slowly without bf16 instructions), so the bf16 training path is tested on every machine."""
+    import gantool.train.setup as setup
+
+    monkeypatch.setattr(setup, "_bf16_autocast_runs_on", lambda device: True)
+    check_finished(train_amp(cli_here, case, images, tmp_path), tmp_path)
