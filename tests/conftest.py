@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -47,7 +48,8 @@ def cli_here(capsys, monkeypatch):
     """`gantool ARGS` run in this process: the same main() as the command, without a subprocess
     that imports torch again (3-5 s each). For tests of what a command computes or says; the
     real subprocess (`cli`) stays for what only a process shows (exit status, streams, signals).
-    Returns a CompletedProcess like `cli`'s (stdout and stderr as bytes)."""
+    Returns a CompletedProcess like `cli`'s (stdout and stderr as bytes; text only, so a
+    command writing binary to stdout goes through `cli`)."""
     import warnings
 
     from gantool.cli import main
@@ -55,9 +57,9 @@ def cli_here(capsys, monkeypatch):
     monkeypatch.delenv("GANTOOL_DEBUG", raising=False)
     monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # main replaces it
 
-    def run(*args: str) -> subprocess.CompletedProcess:
+    def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
         capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
+        with contextlib.chdir(cwd or "."), pytest.raises(SystemExit) as exit_info:
             main(list(args))
         captured = capsys.readouterr()
         return subprocess.CompletedProcess(args, exit_info.value.code, captured.out.encode(),

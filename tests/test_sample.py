@@ -1,5 +1,7 @@
-"""`gantool train` then `gantool sample` as real subprocesses: every output format, read back;
-the library API (load_generator, generate); and the errors, each one line."""
+"""`gantool train` then `gantool sample`: every output format, read back; the library API
+(load_generator, generate); and the errors, each one line. Real subprocesses where the process
+shows something (stdout's bytes, exit status); else the command's main() in this process
+(cli_here), which spares a second torch import per call."""
 
 from __future__ import annotations
 
@@ -52,9 +54,9 @@ def test_grid_has_ceil_sqrt_n_columns(trained):
         assert im.size == (4 * 30 + 2, 3 * 30 + 2) and im.mode == "L"  # 4 per row, 3 rows
 
 
-def test_grids_are_upscaled_for_a_screen_with_crisp_pixels(trained):
-    raw = _cli("sample", "--n", "64", "--out", "raw.png", "--grid-scale", "1", cwd=trained)
-    auto = _cli("sample", "--n", "64", "--out", "auto.png", cwd=trained)
+def test_grids_are_upscaled_for_a_screen_with_crisp_pixels(trained, cli_here):
+    raw = cli_here("sample", "--n", "64", "--out", "raw.png", "--grid-scale", "1", cwd=trained)
+    auto = cli_here("sample", "--n", "64", "--out", "auto.png", cwd=trained)
     three = _cli("sample", "--n", "64", "--out", "-", "--grid-scale", "3", cwd=trained)
     assert raw.returncode == auto.returncode == three.returncode == 0, auto.stderr.decode()
     with Image.open(trained / "raw.png") as r, Image.open(trained / "auto.png") as a:
@@ -66,8 +68,8 @@ def test_grids_are_upscaled_for_a_screen_with_crisp_pixels(trained):
         assert np.array_equal(np.asarray(s), auto_px)
 
 
-def test_png_format_writes_one_file_per_image(trained):
-    proc = _cli("sample", "--n", "5", "--format", "png", "--out", "each", cwd=trained)
+def test_png_format_writes_one_file_per_image(trained, cli_here):
+    proc = cli_here("sample", "--n", "5", "--format", "png", "--out", "each", cwd=trained)
     assert proc.returncode == 0, proc.stderr.decode()
     files = sorted((trained / "each").iterdir())
     assert [f.name for f in files] == [f"sample-{i:06d}.png" for i in range(5)]
@@ -77,9 +79,9 @@ def test_png_format_writes_one_file_per_image(trained):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["npz", "npy"])
-def test_arrays_to_files_and_stdout_are_the_same(trained, fmt):
-    to_file = _cli("sample", "--n", "37", "--format", fmt, "--out", f"a.{fmt}",
-                   "--batch-size", "8", cwd=trained)
+def test_arrays_to_files_and_stdout_are_the_same(trained, fmt, cli_here):
+    to_file = cli_here("sample", "--n", "37", "--format", fmt, "--out", f"a.{fmt}",
+                       "--batch-size", "8", cwd=trained)
     to_stdout = _cli("sample", "--n", "37", "--format", fmt, "--out", "-", cwd=trained)
     assert to_file.returncode == 0 and to_stdout.returncode == 0, to_stdout.stderr.decode()
     loaded = np.load(trained / f"a.{fmt}")
@@ -105,21 +107,21 @@ def test_ema_and_seed_change_the_samples(trained):
     assert all(b.dtype == torch.float32 and b.abs().max() <= 1 for b in batches)
 
 
-def test_interpolation_grid(trained):
-    proc = _cli("sample", "--interpolate", "2", "--out", "walk.png", cwd=trained)
+def test_interpolation_grid(trained, cli_here):
+    proc = cli_here("sample", "--interpolate", "2", "--out", "walk.png", cwd=trained)
     assert proc.returncode == 0, proc.stderr.decode()
     with Image.open(trained / "walk.png") as im:
         assert im.size == (2 * (10 * 30 + 2), 2 * (2 * 30 + 2))  # auto scale: 2x
 
 
-def test_existing_output_is_never_overwritten_without_force(trained):
+def test_existing_output_is_never_overwritten_without_force(trained, cli_here):
     target = trained / "keep.npz"
     target.write_bytes(b"precious")
-    proc = _cli("sample", "--n", "4", "--format", "npz", "--out", "keep.npz", cwd=trained)
+    proc = cli_here("sample", "--n", "4", "--format", "npz", "--out", "keep.npz", cwd=trained)
     _one_error_line(proc, 2, "use --force")
     assert target.read_bytes() == b"precious"
-    forced = _cli("sample", "--n", "4", "--format", "npz", "--out", "keep.npz", "--force",
-                  cwd=trained)
+    forced = cli_here("sample", "--n", "4", "--format", "npz", "--out", "keep.npz", "--force",
+                      cwd=trained)
     assert forced.returncode == 0 and np.load(target)["data"].shape == (4, 28, 28, 1)
 
 
@@ -133,26 +135,28 @@ def test_existing_output_is_never_overwritten_without_force(trained):
     (["--grid-scale", "big"], 2, "--grid-scale must be auto"),
     (["--grid-scale", "2", "--format", "npz"], 2, "--grid-scale applies to --format grid"),
 ])
-def test_sample_errors_are_one_line(trained, args, code, text):
+def test_sample_errors_are_one_line(trained, args, code, text, cli_here):
     (trained / "broken.pt").write_bytes(b"not a checkpoint")
-    _one_error_line(_cli("sample", "--out", "x.png", *args, cwd=trained), code, text)
+    # A real process for one case of each exit status; the others through main() here.
+    run = _cli if text in ("unknown --format", "cannot load checkpoint") else cli_here
+    _one_error_line(run("sample", "--out", "x.png", *args, cwd=trained), code, text)
 
 
-def test_train_errors_are_one_line(trained, tmp_path):
+def test_train_errors_are_one_line(trained, tmp_path, cli_here):
     bad = tmp_path / "bad.toml"
     bad.write_text("lr = 0.1\n")
     _one_error_line(_cli("train", "--config", str(bad), cwd=trained), 2, "unknown key 'lr'")
-    _one_error_line(_cli("train", "--arch", "nope", "--steps", "1", cwd=trained), 2,
+    _one_error_line(cli_here("train", "--arch", "nope", "--steps", "1", cwd=trained), 2,
                     "unknown architecture 'nope'")
-    _one_error_line(_cli("train", "--batch-size", "0", cwd=trained), 2, "--batch-size")
-    _one_error_line(_cli("train", "--resume", "tiny", "--loss", "hinge", cwd=trained), 2,
+    _one_error_line(cli_here("train", "--batch-size", "0", cwd=trained), 2, "--batch-size")
+    _one_error_line(cli_here("train", "--resume", "tiny", "--loss", "hinge", cwd=trained), 2,
                     "--loss cannot change")
 
 
-def test_dry_run_prints_config_file_then_flags(trained, tmp_path):
+def test_dry_run_prints_config_file_then_flags(trained, tmp_path, cli_here):
     toml = tmp_path / "c.toml"
     toml.write_text('lr-g = 1e-4\nsteps = 50\nloss = "minimax"\n')
-    proc = _cli("train", "--config", str(toml), "--steps", "7", "--dry-run", cwd=trained)
+    proc = cli_here("train", "--config", str(toml), "--steps", "7", "--dry-run", cwd=trained)
     assert proc.returncode == 0, proc.stderr.decode()
     resolved = json.loads(proc.stdout)
     assert (resolved["lr_g"], resolved["steps"], resolved["loss"]) == (1e-4, 7, "minimax")
@@ -160,15 +164,15 @@ def test_dry_run_prints_config_file_then_flags(trained, tmp_path):
 
 
 @pytest.mark.slow
-def test_points_model_gives_a_scatter_plot_and_csv(tmp_path):
-    proc = _cli("train", "--dataset", "ring8", "--arch", "mlp2d", "--steps", "2",
-                "--name", "pts", "--device", "cpu", cwd=tmp_path)
+def test_points_model_gives_a_scatter_plot_and_csv(tmp_path, cli_here):
+    proc = cli_here("train", "--dataset", "ring8", "--arch", "mlp2d", "--steps", "2",
+                    "--name", "pts", "--device", "cpu", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr.decode()
-    scatter = _cli("sample", "--n", "200", "--out", "ring.png", cwd=tmp_path)
+    scatter = cli_here("sample", "--n", "200", "--out", "ring.png", cwd=tmp_path)
     assert scatter.returncode == 0, scatter.stderr.decode()
     with Image.open(tmp_path / "ring.png") as im:
         assert im.size == (400, 400)
-    csv = _cli("sample", "--n", "5", "--format", "csv", "--out", "-", cwd=tmp_path)
+    csv = cli_here("sample", "--n", "5", "--format", "csv", "--out", "-", cwd=tmp_path)
     rows = csv.stdout.decode().strip().splitlines()
     assert rows[0] == "x0,x1" and len(rows) == 6
     assert np.loadtxt(io.StringIO(csv.stdout.decode()), delimiter=",", skiprows=1).shape == (5, 2)
