@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gantool.errors import UsageError
+from gantool.tomlfile import read_toml
 from gantool.sweep import options as train_opts
 
 SUB_OPTIONS = ("arch-opt", "update-opt")  # repeatable KEY=VALUE options of gantool train
@@ -51,17 +52,7 @@ class Dimension:
 
 def read_space(path: str | Path) -> dict[str, Any]:
     """The raw TOML of SPACE.toml, or one UsageError."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--space: file not found: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--space: {path} is not valid TOML: {exc}") from None
+    raw = read_toml(path, "--space: file")
     if not raw:
         raise UsageError(f"--space: {path} names no option to search over")
     return raw

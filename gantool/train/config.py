@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gantool import tomlfile
 from gantool.errors import UsageError
 
 DEFAULT_STEPS = 7000  # ~90 epochs of mnist-5k at batch 64: the default dcgan's digits in ~8 min
@@ -148,17 +149,7 @@ def parse_assignments(items: list[str], flag: str) -> dict[str, Any]:
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """The options in a TOML file, keys as field names; unknown keys are refused."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"config file not found: {path}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
+    raw = tomlfile.read_toml(path, "config file")
     options = {}
     for key, value in raw.items():
         name = _field_key(key)
