@@ -82,22 +82,23 @@ def test_encoded_images(tmp_path, encoding):
     assert error == 0 if encoding == "png" else 0 < error < 8  # jpeg is lossy
 
 
-def test_existing_output_is_never_overwritten_without_force(cli, tmp_path, labelled_npz):
+def test_existing_output_is_never_overwritten_without_force(cli, cli_here, tmp_path,
+                                                            labelled_npz):
     path = labelled_npz[0]
     out = tmp_path / "shards"
-    assert cli("prepare", str(path), str(out)).returncode == 0
+    assert cli_here("prepare", str(path), str(out)).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     again = cli("prepare", str(path), str(out), "--encoding", "png")
     assert again.returncode == 1
     assert again.stderr.decode().startswith("Error: ") and again.stderr.count(b"\n") == 1
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    forced = cli("prepare", str(path), str(out), "--encoding", "png", "--force")
+    forced = cli_here("prepare", str(path), str(out), "--encoding", "png", "--force")
     assert forced.returncode == 0, forced.stderr
     assert _manifest(out)["encoding"] == "png"
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    refused = cli("prepare", str(path), str(other))
+    refused = cli_here("prepare", str(path), str(other))
     assert refused.returncode == 1 and b"not empty" in refused.stderr
     assert [p.name for p in other.iterdir()] == ["notes.txt"]
 
@@ -109,11 +110,12 @@ def test_existing_output_is_never_overwritten_without_force(cli, tmp_path, label
     (["SET", "--shard-size", "0"], 2, "--shard-size"),
     (["CORRUPT"], 1, "corrupt.npz"),
 ])
-def test_bad_input_is_one_error_line(cli, tmp_path, labelled_npz, args, code, words):
+def test_bad_input_is_one_error_line(cli, cli_here, tmp_path, labelled_npz, args, code, words):
     (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 not a zip")
     names = {"SET": str(labelled_npz[0]), "CORRUPT": str(tmp_path / "corrupt.npz")}
     out = tmp_path / "out"
-    result = cli("prepare", names.get(args[0], args[0]), str(out), *args[1:])
+    run = cli if args == ["no-such-set"] else cli_here  # one real process, the rest in main()
+    result = run("prepare", names.get(args[0], args[0]), str(out), *args[1:])
     err = result.stderr.decode()
     assert result.returncode == code, err
     assert err.startswith("Error: ") and err.count("\n") == 1 and words in err
