@@ -12,17 +12,19 @@ import pytest
 from browser import assert_not_blank, browser, open_offline  # noqa: F401 (a fixture)
 from conftest import run_cli
 
-TRAIN = ["train", "--steps", "30", "--log-every", "10", "--sample-every", "10", "--device", "cpu"]
+TRAIN = {"steps": 30, "log_every": 10, "sample_every": 10, "device": "cpu", "progress": False}
 
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
-    """Two real runs that differ in loss and lr-g; run b has an evaluation result and a
-    diagnostic flag (written into its files as evaluate and the monitor would)."""
+    """Two real runs (gantool.train: the command's training without a second torch import)
+    that differ in loss and lr-g; run b has an evaluation result and a diagnostic flag
+    (written into its files as evaluate and the monitor would)."""
+    import gantool
+
     root = tmp_path_factory.mktemp("runs")
-    for name, extra in (("a", []), ("b", ["--loss", "hinge", "--lr-g", "1e-4"])):
-        done = run_cli(*TRAIN, *extra, "--runs-root", str(root), "--name", name)
-        assert done.returncode == 0, done.stderr.decode()
+    for name, extra in (("a", {}), ("b", {"loss": "hinge", "lr_g": 1e-4})):
+        gantool.train(**TRAIN, **extra, runs_root=str(root), name=name)
     b = root / "b"
     (b / "evaluation.json").write_text(json.dumps(
         {"metrics": {"fid": {"value": 123.456, "std": None, "n": 100, "n_real": 100}}}))
@@ -83,21 +85,21 @@ def test_chromium_renders_the_report(browser, page_file, tmp_path):
     page.close()
 
 
-def test_hostile_strings_show_as_text(browser, two_runs, tmp_path):
+def test_hostile_strings_show_as_text(browser, two_runs, tmp_path, cli_here):
     run = tmp_path / "x"
     shutil.copytree(two_runs / "a", run)
     config = json.loads((run / "config.json").read_text())
     config["options"]["name"] = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
     (run / "config.json").write_text(json.dumps(config))
     out = tmp_path / "hostile.html"
-    assert run_cli("report", str(run), "--out", str(out)).returncode == 0
+    assert cli_here("report", str(run), "--out", str(out)).returncode == 0
     page, problems = open_offline(browser, out.as_uri())
     assert "alert(1)" in page.locator("#config").inner_text()
     assert problems == []  # no dialog, no script error, no request for "x"
     page.close()
 
 
-def test_bad_inputs_are_one_error_line_and_leave_files_alone(two_runs, tmp_path):
+def test_bad_inputs_are_one_error_line_and_leave_files_alone(two_runs, tmp_path, cli_here):
     existing = tmp_path / "old.html"
     existing.write_text("keep me")
     broken = tmp_path / "broken"
@@ -112,14 +114,14 @@ def test_bad_inputs_are_one_error_line_and_leave_files_alone(two_runs, tmp_path)
         (["report", str(two_runs / "a"), "--out", str(existing)], 2, "exists"),
         (["report", str(two_runs / "a"), "--out", str(tmp_path / "r.png")], 2, ".html"),
     ]
-    for args, code, words in cases:
-        done = run_cli(*args)
+    for i, (args, code, words) in enumerate(cases):
+        done = (run_cli if i in (0, 2) else cli_here)(*args)  # a real process for each code
         err = done.stderr.decode().strip().splitlines()
         assert done.returncode == code, (args, err)
         assert len(err) == 1 and err[0].startswith("Error: ") and words in err[0], err
     assert existing.read_text() == "keep me"
     assert not (tmp_path / "r.html").exists()
-    forced = run_cli("report", str(two_runs / "a"), "--out", str(existing), "--force")
+    forced = cli_here("report", str(two_runs / "a"), "--out", str(existing), "--force")
     assert forced.returncode == 0 and existing.read_text().startswith("<!DOCTYPE html>")
 
 
