@@ -99,14 +99,14 @@ def _wait_for_step_after(run: Path, step: int, proc: subprocess.Popen) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_saves_a_checkpoint_and_exits_with_one_line(tmp_path, cli, sig, code):
+def test_a_signal_saves_a_checkpoint_and_exits_with_one_line(tmp_path, cli_here, sig, code):
     proc = _start_training(tmp_path, "sig", "--steps", "1000000", "--checkpoint-every",
                            "1000000")
     run = tmp_path / "sig"
     _wait_for(run / "metrics.jsonl", proc)
     time.sleep(1.0)
     # While it trains, a second trainer is refused (the run directory is locked).
-    second = cli("train", "--resume", str(run), "--runs-root", str(tmp_path))
+    second = cli_here("train", "--resume", str(run), "--runs-root", str(tmp_path))
     assert second.returncode == 1
     assert second.stderr.decode().startswith("Error: ") and "being trained by pid" in \
         second.stderr.decode()
@@ -120,14 +120,14 @@ def test_a_signal_saves_a_checkpoint_and_exits_with_one_line(tmp_path, cli, sig,
     state = load_checkpoint(latest_checkpoint(run))
     assert state["step"] > 0
     assert (run / "progress.gif").exists() and (run / "losses.png").exists()
-    more = cli("train", "--resume", str(run), "--steps", str(state["step"] + 3),
-                   "--runs-root", str(tmp_path))
+    more = cli_here("train", "--resume", str(run), "--steps", str(state["step"] + 3),
+                    "--runs-root", str(tmp_path))
     assert more.returncode == 0, more.stderr.decode()
     assert load_checkpoint(latest_checkpoint(run))["step"] == state["step"] + 3
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_never_corrupts_the_latest_checkpoint(tmp_path, cli):
+def test_sigkill_at_random_moments_never_corrupts_the_latest_checkpoint(tmp_path, cli_here):
     rng = random.Random(1234)
     run = tmp_path / "kill"
     total = 100000
@@ -150,8 +150,8 @@ def test_sigkill_at_random_moments_never_corrupts_the_latest_checkpoint(tmp_path
     assert steps_seen == sorted(steps_seen) and len(set(steps_seen)) == len(steps_seen)
     final = latest_checkpoint(run)
     step = load_checkpoint(final)["step"]
-    done = cli("train", "--resume", str(run), "--steps", str(step + 2),
-                   "--runs-root", str(tmp_path))
+    done = cli_here("train", "--resume", str(run), "--steps", str(step + 2),
+                    "--runs-root", str(tmp_path))
     assert done.returncode == 0, done.stderr.decode()
     assert load_checkpoint(latest_checkpoint(run))["step"] == step + 2
     assert not list((run / "checkpoints").glob(".*.tmp"))  # leftovers of killed saves removed
