@@ -32,6 +32,9 @@ IMG = "docs/img"  # how {img} is written in the pages
 # {emoji}: the real colour folder beside the repository (shared/data, never copied into it)
 EMOJI = "../shared/data/emoji-noto-64"  # how {emoji} is written in the pages
 EMOJI_DIR = REPO.parent / "shared" / "data" / "emoji-noto-64"
+# {sweeps}: the search spaces of docs/train.md's digits search
+SWEEPS = "bench/sweeps"  # how {sweeps} is written in the pages
+SWEEPS_DIR = REPO / "bench" / "sweeps"
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class Figure:
 
     def shown(self) -> list[str]:
         """The commands as the docs print them."""
-        return [c.format(img=IMG, emoji=EMOJI) for c in self.commands]
+        return [c.format(img=IMG, emoji=EMOJI, sweeps=SWEEPS) for c in self.commands]
 
 
 MNIST_RUN = "gantool train --arch mlp --steps 1500 --name mnist-lecture"
@@ -62,6 +65,9 @@ OWN_IMAGES_BENCH = (
     "--at 300,600,1200,1800 --score-at 600,1800 --n 5000 --work own-images "
     "--out {img}/howto/own-images",
 )
+
+DIGITS_SWEEP = ("gantool sweep --space {sweeps}/digits.toml --trials 16 --budget-cpu 240 "
+                "--eval-every 500 --jobs 2 --leaders 0 --out digits240 -- --no-tensorboard")
 
 FIGURES: tuple[Figure, ...] = (
     # theory/nash-equilibrium.md: the lecture's x*y game and Dirac-GAN (game-sim, seconds)
@@ -100,6 +106,16 @@ FIGURES: tuple[Figure, ...] = (
     Figure("train/default-samples.png", (
         "gantool train --name default",
         "gantool sample --run default --n 64 --out {img}/train/default-samples.png")),
+    # train.md, "Searching for a better default": the first search's frontier (about an hour
+    # of CPU for its 16 trials: listed, not rerun), then its best trial and the default at 20
+    # CPU-minutes each
+    Figure("train/search-frontier-240cpu-s.png", (DIGITS_SWEEP,), bench=True),
+    *(Figure(f"train/search-{name}-1200cpu-s.png", (
+        f"gantool sweep --space {{sweeps}}/{space}.toml --trials 1 --budget-cpu 1200 "
+        f"--eval-every 2000 --leaders 0 --out {name}-1200 -- --no-tensorboard",
+        f"gantool sample --run {name}-1200/trials/0000 --n 64 "
+        f"--out {{img}}/train/search-{name}-1200cpu-s.png"))
+      for name, space in (("trial5", "digits-trial5"), ("default", "default"))),
     # train.md: ADA's p and r_t on 500 digits (about 3 minutes on a 2-core CPU)
     Figure("train/ada-500-losses.png", (
         "gantool train --subset 500 --no-spectral-norm --steps 3000 --ada --name ada-500",),
@@ -148,7 +164,7 @@ def run_figure(fig: Figure, img_dir: Path, cwd: Path, done: set[str] | None = No
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     env.pop("GANTOOL_DEBUG", None)
     for command in fig.commands:
-        text = command.format(img=img_dir, emoji=EMOJI_DIR)
+        text = command.format(img=img_dir, emoji=EMOJI_DIR, sweeps=SWEEPS_DIR)
         if done is not None and text in done:
             continue
         argv = shlex.split(text)
