@@ -84,7 +84,16 @@ def test_the_command_says_what_the_function_says(cli, tmp_path):
     assert proc.stderr.decode() == f"Error: {info.value}\n"
 
 
-def test_sweep_on_ring8_interrupted_resumed_and_its_results(tmp_path):
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C raises KeyboardInterrupt even when the suite was started in the background
+    (nohup, &), which leaves SIGINT ignored in every process it starts."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_sweep_on_ring8_interrupted_resumed_and_its_results(tmp_path, ctrl_c_raises):
     pytest.importorskip("optuna")
     out = tmp_path / "out"
     tiny = {"space": SPACE, "budget_cpu": 1, "eval_every": 20, "trials": 2, "seed": 0,

@@ -187,8 +187,11 @@ def test_sweep_on_ring8_interrupted_resumed_with_a_failing_trial(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # Ctrl-C during the first trial: the child saves, the sweep writes its results, exit 130.
+    # SIGINT back to its default in the child: a suite started in the background (nohup, &)
+    # inherits it ignored, and Python then installs no Ctrl-C handler.
     sweep = subprocess.Popen(_sweep(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=env)
+                             text=True, env=env,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 40
     while not (out / "trials" / "0000" / "config.json").exists():
         assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()
