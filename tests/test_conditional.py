@@ -117,3 +117,25 @@ def test_projection_reads_pooled_features_not_a_per_position_map(name):
     assert D.embed.parametrizations.weight.original.grad.abs().sum() > 0
     # the class term trains the trunk too
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in D.trunk.parameters())
+
+
+def test_a_conditional_checkpoint_of_the_old_layout_is_refused_saying_why(tmp_path):
+    from gantool.models.dcgan import dcgan
+    """The old conditional G took z concatenated with a 50-d label embedding (150 inputs)."""
+    from gantool.errors import GantoolError
+    from gantool.train.checkpoint import load_weights
+
+    G, _ = dcgan(sample_shape=(1, 28, 28), num_classes=10)
+    old = {k: v.clone() for k, v in G.state_dict().items()}
+    old["body.1.weight"] = torch.zeros(150, *old["body.1.weight"].shape[1:])
+    with pytest.raises(GantoolError) as info:
+        load_weights(G, old, "dcgan", tmp_path / "step-000002.pt")
+    message = str(info.value)
+    assert "has shape (150, 64, 7, 7) in the file" in message and "\n" not in message
+    assert "retrain a conditional run made before it" in message
+    plain, _ = dcgan(sample_shape=(1, 28, 28))
+    weights = {k: v.clone() for k, v in plain.state_dict().items()}
+    weights["body.1.weight"] = torch.zeros(7, *weights["body.1.weight"].shape[1:])
+    with pytest.raises(GantoolError) as info:
+        load_weights(plain, weights, "dcgan", tmp_path / "step-000002.pt")
+    assert "retrain" not in str(info.value)  # unconditional models never changed

@@ -244,8 +244,13 @@ def load_weights(module, weights: dict, arch_name: str, path) -> None:
     elif unexpected:
         problem = f"it has parameter {unexpected[0]!r} the architecture does not make"
     if problem:
+        # The one layout change so far: conditional G and D since issue 24 (ede8d68).
+        why = ("; class-conditional models take their labels differently since gantool's "
+               "conditional fix (class-conditional BatchNorm in G, a pooled projection in D): "
+               "retrain a conditional run made before it"
+               if getattr(module, "num_classes", 0) else "")
         raise GantoolError(
-            f"checkpoint {path} does not fit architecture {arch_name!r}: {problem}"
+            f"checkpoint {path} does not fit architecture {arch_name!r}: {problem}{why}"
         )
     module.load_state_dict(weights)
 
