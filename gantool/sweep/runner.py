@@ -5,8 +5,8 @@ so imports and data loading, the same for every trial, do not eat into the budge
 passes the CPU seconds so far and the evaluations seen to `check`, which may ask to stop (a
 prune); at --budget-cpu the child is stopped too. Stopping is SIGINT: train finishes its step,
 scores it (its last evaluation, outside the budget), saves a checkpoint and summary.json, and
-exits 130; a second SIGINT after GRACE_S stops it at
-once, and SIGKILL follows if even that is ignored.
+exits 130; a second SIGINT after GRACE_S stops it at once, and SIGKILL follows if even that is
+ignored.
 """
 
 from __future__ import annotations

@@ -254,8 +254,7 @@ class Sweep:
             return
         if outcome.state == "complete" and value is None:
             outcome.state, outcome.error = "failed", (
-                f"no --eval-every evaluation within {self.s.budget_s:g} CPU-seconds; "
-                "lower --eval-every or raise --budget-cpu")
+                "no evaluation: train was stopped before it could score its last step")
         where = f"{outcome.cpu_s:.1f} CPU-s, step {outcome.steps}"
         shown = f"{self.metric.name} {value:.4g}" if value is not None else "no evaluation"
         if outcome.state == "failed":
