@@ -1,5 +1,6 @@
-"""dcgan's g_width (G's capacity apart from D's) and mbstd (ProGAN's minibatch standard
-deviation in D), the architecture options the digits search tries (issue 24)."""
+"""dcgan's g_width (G's capacity apart from D's), mbstd (ProGAN's minibatch standard
+deviation in D) and g_extra / d_extra (3x3 layers for depth), the architecture options the
+digits search tries (issue 24)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,30 @@ def test_conditional_d_with_mbstd_projects_the_extra_channel_too():
     G, D = dcgan(sample_shape=SHAPE, spectral_norm=True, num_classes=10, mbstd=4)
     y = torch.arange(8) % 10
     assert D(G(torch.randn(8, 100), y), y).shape == (8,)
+
+
+def test_extra_layers_are_3x3_convolutions_at_each_hidden_size():
+    G, D = dcgan(sample_shape=SHAPE, width=32, g_width=64, g_extra=1, d_extra=2)
+    g_convs = [(m.in_channels, m.out_channels) for m in G.modules() if type(m) is torch.nn.Conv2d]
+    assert g_convs == [(128, 128), (64, 64)]  # one at 7x7, one at 14x14
+    d_3x3 = [(m.out_channels, m.kernel_size) for m in D.modules()
+             if isinstance(m, torch.nn.Conv2d) and m.stride == (1, 1)]
+    assert d_3x3 == [(32, (3, 3))] * 2 + [(64, (3, 3))] * 2  # two at 14x14, two at 7x7
+    assert G(torch.randn(3, 100)).shape == (3, *SHAPE)
+    assert D(torch.randn(3, *SHAPE)).shape == (3,)
+
+
+def test_no_extra_layers_keep_the_paper_layout_so_old_checkpoints_load():
+    G, D = dcgan(sample_shape=SHAPE, spectral_norm=True)
+    weights = [k for k in G.state_dict() if "running" not in k and "num_batches" not in k]
+    assert weights == ["body.1.weight", "body.2.weight", "body.2.bias", "body.4.weight",
+                       "body.5.weight", "body.5.bias", "body.7.weight", "body.7.bias"]
+    assert [k for k in D.state_dict() if k.endswith("original")] == [
+        "trunk.0.parametrizations.weight.original", "trunk.2.parametrizations.weight.original",
+        "head.parametrizations.weight.original"]
+
+
+@pytest.mark.parametrize("option", [{"g_extra": -1}, {"d_extra": 1.5}, {"d_extra": True}])
+def test_bad_extra_layers_are_refused(option):
+    with pytest.raises(UsageError, match=next(iter(option))):
+        dcgan(sample_shape=SHAPE, **option)

@@ -38,41 +38,47 @@ SIZES = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
 
 
 def dcgan_generator(
-    z_in: int, channels: int, size: int, width: int, num_classes: int = 0
+    z_in: int, channels: int, size: int, width: int, num_classes: int = 0, extra: int = 0
 ) -> nn.Sequential:
-    """With `num_classes`, every BatchNorm is class-conditional and the body takes labels."""
+    """With `num_classes`, every BatchNorm is class-conditional and the body takes labels.
+    `extra` 3x3 convolutions (BatchNorm + ReLU) follow each hidden map's upsampling."""
     start, ups = SIZES[size]
     ch = width * 2 ** (ups - 1)
-    layers: list[nn.Module] = [
-        nn.Unflatten(1, (z_in, 1, 1)),
-        nn.ConvTranspose2d(z_in, ch, start, 1, 0, bias=False),
-        batch_norm_2d(ch, num_classes),
-        nn.ReLU(True),
-    ]
-    for _ in range(ups - 1):
-        layers += [
-            nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
-            batch_norm_2d(ch // 2, num_classes),
-            nn.ReLU(True),
-        ]
-        ch //= 2
+
+    def block(conv: nn.Module, out: int) -> list[nn.Module]:
+        return [conv, batch_norm_2d(out, num_classes), nn.ReLU(True)]
+
+    layers: list[nn.Module] = [nn.Unflatten(1, (z_in, 1, 1)),
+                               *block(nn.ConvTranspose2d(z_in, ch, start, 1, 0, bias=False), ch)]
+    for i in range(ups):
+        for _ in range(extra):
+            layers += block(nn.Conv2d(ch, ch, 3, 1, 1, bias=False), ch)
+        if i < ups - 1:
+            layers += block(nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), ch // 2)
+            ch //= 2
     layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]
     return LabelledSequential(*layers) if num_classes else nn.Sequential(*layers)
 
 
 def dcgan_trunk(channels: int, size: int, width: int, batch_norm: bool,
-                mbstd: int = 0) -> tuple[nn.Module, int]:
+                mbstd: int = 0, extra: int = 0) -> tuple[nn.Module, int]:
     """D's convolutions down to the s0 x s0 map, flattened; with `mbstd` a group size, the
-    minibatch standard deviation joins that map as one more channel (ProGAN)."""
+    minibatch standard deviation joins that map as one more channel (ProGAN). `extra` 3x3
+    convolutions follow each downsampling (SNGAN's standard CNN D pairs them so)."""
     start, downs = SIZES[size]
-    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+
+    def block(ch_in: int, ch_out: int, kernel: int, stride: int, norm: bool) -> list[nn.Module]:
+        conv = nn.Conv2d(ch_in, ch_out, kernel, stride, 1, bias=not norm)
+        return [conv, *([nn.BatchNorm2d(ch_out)] if norm else []), nn.LeakyReLU(0.2, True)]
+
+    layers: list[nn.Module] = block(channels, width, 4, 2, False)
     ch = width
-    for _ in range(downs - 1):
-        layers.append(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not batch_norm))
-        if batch_norm:
-            layers.append(nn.BatchNorm2d(ch * 2))
-        layers.append(nn.LeakyReLU(0.2, True))
-        ch *= 2
+    for i in range(downs):
+        for _ in range(extra):
+            layers += block(ch, ch, 3, 1, batch_norm)
+        if i < downs - 1:
+            layers += block(ch, ch * 2, 4, 2, batch_norm)
+            ch *= 2
     if mbstd:
         layers.append(MinibatchStd(mbstd))
     layers.append(nn.Flatten())
@@ -95,11 +101,15 @@ def dcgan(
     g_width: int | None = None,
     d_batch_norm: bool | None = None,
     mbstd: int = 0,
+    g_extra: int = 0,
+    d_extra: int = 0,
 ):
     """`width`: channels of G's last and D's first hidden layer (default 32 at 28 px, else the
     paper's ngf = ndf = 64); `g_width` sets G's alone (default: width). `d_batch_norm`:
     BatchNorm in D (default: on, off with spectral_norm). `mbstd`: a group size (e.g. 4) for a
-    minibatch standard deviation channel at the end of D's convolutions (default 0: none)."""
+    minibatch standard deviation channel at the end of D's convolutions (default 0: none).
+    `g_extra` / `d_extra`: 3x3 stride-1 convolutions after each of G's upsamplings / D's
+    downsamplings, for depth without more resolutions (default 0: the paper's layers)."""
     check_common(z_dim, num_classes)
     channels, height, width_px = image_shape("dcgan", sample_shape)
     if height != width_px or height not in SIZES:
@@ -115,9 +125,13 @@ def dcgan(
             raise UsageError(f"{name} must be a positive integer, got {value!r}")
     if not isinstance(mbstd, int) or isinstance(mbstd, bool) or mbstd < 0:
         raise UsageError(f"mbstd must be a group size (e.g. 4) or 0 for none, got {mbstd!r}")
+    for name, value in (("g_extra", g_extra), ("d_extra", d_extra)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise UsageError(f"{name} must be a whole number of layers (0 for none), "
+                             f"got {value!r}")
     batch_norm = (not spectral_norm) if d_batch_norm is None else bool(d_batch_norm)
-    g_body = dcgan_generator(z_dim, channels, height, g_width, num_classes)
-    trunk, features = dcgan_trunk(channels, height, width, batch_norm, mbstd)
+    g_body = dcgan_generator(z_dim, channels, height, g_width, num_classes, g_extra)
+    trunk, features = dcgan_trunk(channels, height, width, batch_norm, mbstd, d_extra)
     # Initialise before spectral norm wraps D's weights (it reparametrises them).
     _init_weights(g_body)
     _init_weights(trunk)
