@@ -60,6 +60,10 @@ def snapshot(signum, frame):
     if "generator" not in namespace:  # a budget inside dcgan.py's imports: save when it exists
         signal.setitimer(signal.ITIMER_PROF, 0.1)
         return
+    early = budgets[taken] - time.process_time()
+    if early > 0:  # the timer counts in scheduler ticks, process_time exactly: a few ms short
+        signal.setitimer(signal.ITIMER_PROF, max(early, 1e-3))
+        return
     torch.save(namespace["generator"].state_dict(), f"{out_dir}/g-{taken}.pt")
     sys.stdout.flush()  # dcgan.py prints one line per batch after its options' line
     with open(f"{out_dir}/dcgan.log") as log:

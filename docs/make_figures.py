@@ -53,6 +53,9 @@ class Figure:
 
 
 MNIST_RUN = "gantool train --arch mlp --steps 1500 --name mnist-lecture"
+# The default run before issue 24's search (docs/train.md, "How the default was chosen")
+DEFAULT_BEFORE = ("--loss non-saturating --update alternating --lr-g 2e-4 --lr-d 2e-4 --beta1 0.5 "
+                  "--arch-opt g_width=32 --arch-opt g_extra=0 --arch-opt d_extra=0")
 # Mescheder et al. 2017's mixture-of-Gaussians networks and batch as gantool spells them; Adam
 # with beta1 = 0, beta2 = 0.9 stands in for their RMSProp (decay 0.9), see x-to-real-gans.md
 MOG_OPTIONS = ("--arch-opt width=16 --arch-opt depth=4 --z-dim 16 --batch-size 512 "
@@ -102,10 +105,15 @@ FIGURES: tuple[Figure, ...] = (
       for step in (0, 500, 1000, 1500)),
     Figure("theory/mnist-final.png", (
         MNIST_RUN, "gantool sample --run mnist-lecture --n 64 --out {img}/theory/mnist-final.png")),
-    # train.md: the default run's final samples (about 9 minutes on a 2-core CPU)
+    # train.md: the default run's final samples (about 8 minutes on a 2-core CPU), beside those
+    # of the default before the search (its options spelled out today; about 3 minutes)
     Figure("train/default-samples.png", (
         "gantool train --name default",
         "gantool sample --run default --n 64 --out {img}/train/default-samples.png")),
+    Figure("train/default-samples-before.png", (
+        f"gantool train {DEFAULT_BEFORE} --name default-before",
+        "gantool sample --run default-before --n 64 "
+        "--out {img}/train/default-samples-before.png")),
     # train.md, "Searching for a better default": the first search's frontier (about an hour
     # of CPU for its 16 trials: listed, not rerun), then its best trial and the default at 20
     # CPU-minutes each

@@ -155,7 +155,9 @@ def test_train_options_is_what_dry_run_prints(cli_here):
                "--dry-run")
     assert proc.returncode == 0, proc.stderr
     assert options == json.loads(proc.stdout)
-    assert gantool.train_options(arch_opt=["width=32"])["arch_options"] == {"width": 32}
+    # added to the default architecture's own (dcgan's g_width, g_extra, d_extra)
+    assert gantool.train_options(arch_opt=["width=32"])["arch_options"] == {
+        "g_width": 64, "g_extra": 1, "d_extra": 1, "width": 32}
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -88,3 +88,36 @@ def test_r3gan_at_its_paper_width_on_a_cpu_says_what_fits():
     assert cpu_cost_note("r3gan", {"width": 32}, cpu) is None
     assert cpu_cost_note("r3gan", {}, cuda) is None
     assert cpu_cost_note("dcgan", {"width": 256}, cpu) is None
+
+
+def test_the_default_run_is_the_searchs_leader_and_each_option_yields_to_a_flag():
+    from gantool.train.config import build_config
+
+    default = build_config({}, {})
+    assert (default.arch_options, default.loss, default.update, default.lr_g, default.lr_d,
+            default.beta1, default.steps) == ({"g_width": 64, "g_extra": 1, "d_extra": 1},
+                                              "hinge", "alternating", 4e-4, 9e-4, 0.0, 6000)
+    # --arch-opt adds to the architecture's default options; a given one replaces its default
+    assert build_config({}, {"arch_options": {"mbstd": 4}}).arch_options == {
+        "g_width": 64, "g_extra": 1, "d_extra": 1, "mbstd": 4}
+    assert build_config({}, {"arch_options": {"g_width": 32, "d_extra": 0}}).arch_options == {
+        "g_width": 32, "g_extra": 1, "d_extra": 0}
+    # --epochs replaces the default's --steps instead of clashing with it
+    by_epochs = build_config({}, {"epochs": 3})
+    assert (by_epochs.steps, by_epochs.epochs) == (None, 3)
+    # optimistic Adam (behind alternating with these options: docs/train.md) is one flag
+    # away; other architectures keep the old defaults
+    assert build_config({}, {"update": "optimistic"}).update == "optimistic"
+    mlp = build_config({}, {"arch": "mlp"})
+    assert (mlp.loss, mlp.update, mlp.lr_g, mlp.beta1, mlp.steps, mlp.arch_options) == (
+        "non-saturating", "alternating", 2e-4, 0.5, None, None)
+
+
+def test_recipes_pin_what_the_default_architecture_would_otherwise_bring():
+    from gantool.train.config import build_config
+
+    for name in ("dcgan", "own-images"):
+        config = build_config({}, {"recipe": name})
+        assert (config.update, config.steps, config.loss) == ("alternating", 7000,
+                                                              "non-saturating"), name
+        assert "g_width" not in config.arch_options, name

@@ -23,7 +23,7 @@ def two_runs(tmp_path_factory):
     import gantool
 
     root = tmp_path_factory.mktemp("runs")
-    for name, extra in (("a", {}), ("b", {"loss": "hinge", "lr_g": 1e-4})):
+    for name, extra in (("a", {}), ("b", {"loss": "minimax", "lr_g": 1e-4})):
         gantool.train(**TRAIN, **extra, runs_root=str(root), name=name)
     b = root / "b"
     (b / "evaluation.json").write_text(json.dumps(

@@ -36,7 +36,7 @@ def _one_error_line(proc, code: int, text: str) -> None:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    """A real 3-step run of the default MLP on the bundled digits (runs/latest points at it)."""
+    """A real 3-step run of the default dcgan on the bundled digits (runs/latest points at it)."""
     root = tmp_path_factory.mktemp("work")
     proc = _cli("train", "--steps", "3", "--ema", "0.5", "--name", "tiny", "--log-every", "1",
                 "--device", "cpu", cwd=root)
@@ -91,7 +91,7 @@ def test_arrays_to_files_and_stdout_are_the_same(trained, fmt, cli_here):
     assert a.shape == (37, 28, 28, 1) and a.dtype == np.uint8
     # The same latents whatever the batch size; only float rounding in G may differ.
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
-    assert len(np.unique(a)) > 10  # real images, not a constant
+    assert len(np.unique(a)) > 1  # not a constant (a 3-step G varies by a few grey levels)
 
 
 def test_ema_and_seed_change_the_samples(trained):
@@ -149,7 +149,7 @@ def test_train_errors_are_one_line(trained, tmp_path, cli_here):
     _one_error_line(cli_here("train", "--arch", "nope", "--steps", "1", cwd=trained), 2,
                     "unknown architecture 'nope'")
     _one_error_line(cli_here("train", "--batch-size", "0", cwd=trained), 2, "--batch-size")
-    _one_error_line(cli_here("train", "--resume", "tiny", "--loss", "hinge", cwd=trained), 2,
+    _one_error_line(cli_here("train", "--resume", "tiny", "--loss", "minimax", cwd=trained), 2,
                     "--loss cannot change")
 
 

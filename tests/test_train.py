@@ -110,8 +110,13 @@ def test_toml_keys_are_option_names_and_flags_override_them(tmp_path):
     file_options = read_toml(path)
     config = build_config(file_options, {"lr_g": 3e-4})
     assert (config.lr_g, config.d_steps, config.loss, config.ema) == (3e-4, 2, "minimax", 0.99)
+    def toml_value(v):  # JSON's scalars and lists are TOML's; a table is written inline
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {json.dumps(x)}" for k, x in v.items()) + "}"
+        return json.dumps(v)
+
     round_trip = tmp_path / "back.toml"
-    round_trip.write_text("".join(f"{k.replace('_', '-')} = {json.dumps(v)}\n"
+    round_trip.write_text("".join(f"{k.replace('_', '-')} = {toml_value(v)}\n"
                                   for k, v in config.to_dict().items() if v is not None))
     assert build_config(read_toml(round_trip), {}) == config
 
@@ -147,6 +152,15 @@ def test_resume_refuses_to_change_what_is_trained(tmp_path):
     with pytest.raises(UsageError, match="--loss cannot change"):
         resume_config(saved, {"loss": "hinge"}, tmp_path)
     assert resume_config(saved, {"steps": 20, "loss": saved["loss"]}, tmp_path).steps == 20
+
+
+def test_resume_keeps_the_saved_architecture_options_when_the_defaults_change(tmp_path):
+    # A run saved before dcgan's default gained g_width=64 has G at width 32: resuming it must
+    # rebuild that G, not merge today's default options into the saved ones.
+    saved = TrainConfig(arch="dcgan", arch_options={}, steps=10).to_dict()
+    assert resume_config(saved, {"steps": 20}, tmp_path).arch_options == {}
+    saved = TrainConfig(arch="dcgan", arch_options={"width": 48}, steps=10).to_dict()
+    assert resume_config(saved, {}, tmp_path).arch_options == {"width": 48}
 
 
 def test_epochs_count_whole_passes_over_the_data(tmp_path):

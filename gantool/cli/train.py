@@ -39,17 +39,22 @@ def train_command(
     subset: int = _opt(None, "--subset", help="Train on a random N of the dataset's samples "
                        "(the same N for every --seed): small-data runs, e.g. for --ada.",
                        panel=HELP_DATA),
-    arch: str = _opt(None, "--arch", help="Architecture (default dcgan, with "
-                     "--spectral-norm and --ema-kimg 10 unless given; mlp2d for ring8 and "
-                     "grid25): dcgan, mlp, gan-mlp, resnet, r3gan, mlp2d (2-D points).",
+    arch: str = _opt(None, "--arch", help="Architecture (default dcgan, which brings the "
+                     "default run's measured options unless given: --spectral-norm, --ema-kimg "
+                     "10, --arch-opt g_width=64 g_extra=1 d_extra=1, --loss hinge, --lr-g 4e-4, "
+                     "--lr-d 9e-4, --beta1 0, --steps 6000 "
+                     "(docs/train.md); mlp2d for ring8 and grid25): dcgan, mlp, gan-mlp, "
+                     "resnet, r3gan, mlp2d (2-D points).",
                      panel=HELP_MODEL),
-    loss: str = _opt(None, "--loss", help="Adversarial loss (default non-saturating): minimax "
+    loss: str = _opt(None, "--loss", help="Adversarial loss (default hinge with dcgan, else "
+                     "non-saturating): minimax "
                      "(the lecture's), non-saturating, wgan, wgan-gp, hinge, lsgan, "
                      "relativistic.", panel=HELP_MODEL),
     arch_opt: list[str] = _opt(None, "--arch-opt", metavar="KEY=VALUE", help="An option of the "
                                "architecture, e.g. --arch-opt width=128 --arch-opt "
-                               "d_batch_norm=false (repeatable; gantool list architecture "
-                               "--json shows each one's options).", panel=HELP_MODEL),
+                               "d_batch_norm=false (repeatable; added to the architecture's "
+                               "default ones; gantool list architecture --json shows each "
+                               "one's options).", panel=HELP_MODEL),
     conditional: bool = _opt(None, "--conditional/--no-conditional", help="Class-conditional "
                              "G and D (labelled data).", panel=HELP_MODEL),
     spectral_norm: bool = _opt(None, "--spectral-norm/--no-spectral-norm", help="Spectral "
@@ -82,16 +87,19 @@ def train_command(
                           "of --update.", panel=HELP_OPT),
     d_steps: int = _opt(None, "--d-steps", metavar="K", help="D updates per G update "
                         "(default 1).", panel=HELP_OPT),
-    lr_g: float = _opt(None, "--lr-g", help="G's learning rate (default 2e-4).",
+    lr_g: float = _opt(None, "--lr-g", help="G's learning rate (default 4e-4 with dcgan, "
+                       "else 2e-4).",
                        panel=HELP_OPT),
-    lr_d: float = _opt(None, "--lr-d", help="D's learning rate (default 2e-4).",
+    lr_d: float = _opt(None, "--lr-d", help="D's learning rate (default 9e-4 with dcgan, "
+                       "else 2e-4).",
                        panel=HELP_OPT),
-    beta1: float = _opt(None, "--beta1", help="Adam beta1 (default 0.5).", panel=HELP_OPT),
+    beta1: float = _opt(None, "--beta1", help="Adam beta1 (default 0 with dcgan, else 0.5).",
+                       panel=HELP_OPT),
     beta2: float = _opt(None, "--beta2", help="Adam beta2 (default 0.999).", panel=HELP_OPT),
     batch_size: int = _opt(None, "--batch-size", help="Global batch size (default 64).",
                            panel=HELP_OPT),
     steps: int = _opt(None, "--steps", help="Training steps, one G update each (default "
-                      "7000).", panel=HELP_OPT),
+                      "6000 with dcgan, else 7000).", panel=HELP_OPT),
     epochs: int = _opt(None, "--epochs", help="Train for this many passes over the data "
                        "instead of --steps.", panel=HELP_OPT),
     ema: float = _opt(None, "--ema", metavar="DECAY", help="Keep an EMA copy of G for samples, "

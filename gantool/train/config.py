@@ -16,7 +16,7 @@ from typing import Any
 from gantool import tomlfile
 from gantool.errors import UsageError
 
-DEFAULT_STEPS = 7000  # ~90 epochs of mnist-5k at batch 64: the default dcgan's digits in ~8 min
+DEFAULT_STEPS = 7000  # ~90 epochs of mnist-5k at batch 64 (dcgan declares its own: models/dcgan.py)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OPTIMIZERS = ("adam", "sgd")  # the per-player step (--optimizer); the rule is --update
 
@@ -188,7 +188,7 @@ def recipe_options(name: str | None) -> dict[str, Any]:
 
 def build_config(file_options: dict[str, Any], cli_options: dict[str, Any]) -> TrainConfig:
     """Defaults <- the dataset's and then the architecture's declared defaults <- file options
-    <- command-line options (None means 'not given')."""
+    <- command-line options (None means 'not given'); arch_options merge key by key."""
     recipe = recipe_options(cli_options.get("recipe") or file_options.get("recipe"))
     dataset = (cli_options.get("dataset") or file_options.get("dataset")
                or recipe.get("dataset") or TrainConfig.dataset)
@@ -200,15 +200,19 @@ def build_config(file_options: dict[str, Any], cli_options: dict[str, Any]) -> T
     merged.update({k: v for k, v in recipe.items() if k not in ("dataset", "arch")})
     given = {k for source in (file_options, cli_options) for k, v in source.items()
              if v is not None}
-    for one, other in (("ema", "ema_kimg"), ("ema_kimg", "ema")):
+    for one, other in (("ema", "ema_kimg"), ("ema_kimg", "ema"), ("epochs", "steps")):
         if one in given and other not in given:  # --ema replaces a default --ema-kimg
             merged.pop(other, None)
     for source in (file_options, cli_options):
         for key, value in source.items():
             if key not in OPTION_FIELDS:
                 raise UsageError(f"unknown option {option_name(key)!r}")
-            if value is not None:
-                merged[key] = _check_type(key, value)
+            if value is None:
+                continue
+            value = _check_type(key, value)
+            if key == "arch_options":  # --arch-opt width=48 keeps the other defaults' options
+                value = {**(merged.get(key) or {}), **value}
+            merged[key] = value
     config = TrainConfig(**merged)
     validate(config)
     config.update = _rule_name(config.update)
@@ -303,4 +307,7 @@ def resume_config(saved: dict[str, Any], overrides: dict[str, Any], run_dir: Pat
         options["epochs"] = None
     options["run_dir"], options["name"] = None, None
     config = build_config({}, options)
+    # The saved options are already resolved: a run from before a default gained an
+    # architecture option (dcgan's g_width) must rebuild the networks it saved.
+    config.arch_options = options.get("arch_options") or {}
     return config
