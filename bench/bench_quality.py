@@ -6,7 +6,7 @@ same wall-time budget, so load from anything else on the machine hits both alike
 
 - gantool: `gantool train` with no training options (the default run), checkpointing often;
   at each time T its newest checkpoint written by T is scored (EMA weights, as the default
-  samples). If the default's 12,500 steps end before the budget, its last checkpoint stands.
+  samples). If the default's 6,000 steps end before the budget, its last checkpoint stands.
 - gan.py: implementations/gan/gan.py run AS WRITTEN (its networks, data loader, loop and per-step
   print), inside a wrapper whose timer saves the generator's weights at each time T and stops
   it at the last one. Its samples are drawn as gan.py draws them during training: G in train

@@ -1,7 +1,7 @@
 """Update rules on mnist-5k at equal wall time: does any rule beat alternating Adam on digits?
 
 Every rule trains the default run (`gantool train --update RULE`, every other option left at its
-default: today dcgan with the hinge loss and TTUR; bench/results/rules_on_digits*.json were
+default: today the deeper dcgan pair with the hinge loss and TTUR; bench/results/rules_on_digits*.json were
 measured with the default before issue 24's search, the non-saturating loss with Adam 2e-4 and
 beta1 0.5 at width 32) for the same wall time. Runs go two at a time,
 one thread each, so every run shares the machine with exactly one other and load hits all of

@@ -307,7 +307,7 @@ def resume_config(saved: dict[str, Any], overrides: dict[str, Any], run_dir: Pat
         options["epochs"] = None
     options["run_dir"], options["name"] = None, None
     config = build_config({}, options)
-    # The saved options are already resolved: a run from before a default gained an
-    # architecture option (dcgan's g_width) must rebuild the networks it saved.
+    # The saved options are already resolved: a run from before a default gained architecture
+    # options (dcgan's g_width, g_extra, d_extra) must rebuild the networks it saved.
     config.arch_options = options.get("arch_options") or {}
     return config
